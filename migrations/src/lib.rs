@@ -1,0 +1,16 @@
+//! Schema migrations for the snowsync store, identical on SQLite and PostgreSQL.
+//!
+//! The invariants the database itself enforces live here, next to the tables:
+//! one open finding per key, one ticket link per finding, outbox rows ordered per finding.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_initial::Migration)]
+    }
+}

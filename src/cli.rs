@@ -1,0 +1,159 @@
+//! The command line: argument parsing and one function per command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use crate::config::{AuthMode, Config, LogFormat};
+use crate::{redact, server, shutdown, store, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "snowsync",
+    version,
+    about = "Sync security findings with ServiceNow incidents and service requests"
+)]
+pub struct Cli {
+    /// Configuration file [default: config/snowsync.toml, or built-in defaults when absent]
+    #[arg(long, global = true, value_name = "PATH", env = "SNOWSYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `snowsync=debug` (wins over RUST_LOG and the config)
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// Log output format [default: from the config, else text]
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: apply migrations, serve the HTTP API until stopped
+    Serve,
+    /// Apply database migrations and exit
+    Migrate {
+        /// Database URL [default: database.url from the configuration]
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+    },
+    /// Validate the configuration and report what it sets, without secrets
+    Check,
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let format = match cli.log_format {
+        Some(LogFormatArg::Json) => LogFormat::Json,
+        Some(LogFormatArg::Text) => LogFormat::Text,
+        None => config.log.format,
+    };
+    telemetry::init(format, cli.log_level.as_deref(), &config.log.level);
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate { database } => migrate(config, database).await,
+        Command::Check => Ok(check(&config)),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let db = store::open(&config.database)
+        .await
+        .with_context(|| format!("opening the database {}", redact::url(&config.database.url)))?;
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("binding the HTTP listener on {}", config.http.listen))?;
+    let stop = shutdown::on_signal();
+    server::run(listener, server::router(server::AppState { db }), stop).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn migrate(mut config: Config, database: Option<String>) -> anyhow::Result<ExitCode> {
+    if let Some(url) = database {
+        config.database.url = url;
+    }
+    let shown = redact::url(&config.database.url);
+    let db = store::connect(&config.database)
+        .await
+        .with_context(|| format!("connecting to {shown}"))?;
+    store::migrate(&db)
+        .await
+        .with_context(|| format!("migrating {shown}"))?;
+    println!("migrations applied to {shown}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(config: &Config) -> ExitCode {
+    for line in describe(config) {
+        println!("{line}");
+    }
+    ExitCode::SUCCESS
+}
+
+/// What `check` prints about the configuration: every line free of secrets.
+pub fn describe(config: &Config) -> Vec<String> {
+    let sn = &config.servicenow;
+    let set = |present: bool| if present { "set" } else { "not set" };
+    let mut lines = vec![
+        format!("ok   configuration loaded from {}", config.origin),
+        format!("ok   servicenow.instance_url = {}", sn.instance_url),
+        format!(
+            "ok   servicenow.auth = {} (user {}, client id {}, password {}, client secret {})",
+            match sn.auth {
+                AuthMode::Basic => "basic",
+                AuthMode::OauthPassword => "oauth_password",
+                AuthMode::OauthClientCredentials => "oauth_client_credentials",
+            },
+            sn.username.as_deref().unwrap_or("-"),
+            sn.client_id.as_deref().unwrap_or("-"),
+            set(sn.password.is_some()),
+            set(sn.client_secret.is_some()),
+        ),
+        format!("ok   database.url = {}", redact::url(&config.database.url)),
+        format!(
+            "ok   http.listen = {} ({} API key(s))",
+            config.http.listen,
+            config.http.api_keys.len()
+        ),
+        format!(
+            "ok   outbox: {} workers, lease {:?}, up to {} attempts",
+            config.outbox.workers, config.outbox.lease, config.outbox.retry.max_attempts
+        ),
+    ];
+    if config.http.api_keys.is_empty() {
+        lines.push(
+            "warn http.api_keys is empty: the ingest API will refuse every request".to_owned(),
+        );
+    }
+    for (name, source) in &config.sources {
+        lines.push(format!(
+            "ok   sources.{name}: webhook {}, HMAC secret {}",
+            source
+                .webhook_url
+                .as_ref()
+                .map(|u| redact::url(u.as_str()))
+                .unwrap_or_else(|| "-".to_owned()),
+            set(source
+                .hmac_secret
+                .as_ref()
+                .is_some_and(|s| !s.expose_secret().is_empty())),
+        ));
+    }
+    lines
+}

@@ -1,0 +1,197 @@
+//! Service configuration: TOML file, `SNOWSYNC_<SECTION>__<KEY>` overrides, secrets.
+//!
+//! Everything is validated here, at load, so that `check` runs exactly the code `serve` does.
+//! This module never logs or prints a secret; `Debug` of every secret shows `[REDACTED]`.
+
+mod env;
+mod raw;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+/// Where the configuration is read from when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "config/snowsync.toml";
+
+/// A configuration problem, naming where it came from, the key and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {key}: {message}")]
+pub struct ConfigError {
+    /// The file (with its line when known), an environment variable, or `built-in defaults`.
+    pub origin: String,
+    /// The dotted key, e.g. `servicenow.instance_url`.
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(
+        origin: impl Into<String>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            origin: origin.into(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from, for messages: a path or `built-in defaults`.
+    pub origin: String,
+    pub servicenow: ServiceNowConfig,
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    pub outbox: OutboxConfig,
+    pub poller: PollerConfig,
+    pub mapping: MappingConfig,
+    pub log: LogConfig,
+    pub sources: BTreeMap<String, SourceConfig>,
+}
+
+/// How snowsync authenticates to the instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// OAuth resource-owner password grant with refresh tokens.
+    OauthPassword,
+    /// OAuth client-credentials grant (Washington DC and later).
+    OauthClientCredentials,
+    /// HTTP basic auth on every request.
+    Basic,
+}
+
+/// The instance and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct ServiceNowConfig {
+    /// Normalised: always ends with `/`, so `join` keeps the path.
+    pub instance_url: Url,
+    pub auth: AuthMode,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_concurrency: usize,
+    pub requests_per_second: f64,
+    pub ca_file: Option<PathBuf>,
+    pub allow_insecure_http: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: String,
+    /// PostgreSQL schema to create and use (`search_path`); `None` uses the default.
+    pub schema: Option<String>,
+    pub max_connections: u32,
+    pub busy_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    pub api_keys: Vec<SecretString>,
+}
+
+/// Outbox workers and their retry policy.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    pub workers: usize,
+    pub lease: Duration,
+    /// How long an idle worker waits before looking for due rows again.
+    pub idle_poll: Duration,
+    pub retry: RetryPolicy,
+}
+
+/// Exponential backoff with optional full jitter; `Retry-After` from the server wins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial: Duration,
+    pub max: Duration,
+    pub multiplier: f64,
+    pub jitter: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct PollerConfig {
+    pub enabled: bool,
+    pub interval: Duration,
+    pub overlap: Duration,
+    pub page_size: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct MappingConfig {
+    pub rules_dir: PathBuf,
+    pub templates_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// A source system that snowsync notifies when its findings change on the ticket side.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub webhook_url: Option<Url>,
+    pub hmac_secret: Option<SecretString>,
+}
+
+impl Config {
+    /// Loads `path` (or [`DEFAULT_CONFIG_PATH`], or the built-in defaults when that is
+    /// absent), then applies the `SNOWSYNC_*` variables among `vars`.
+    pub fn load(
+        path: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let path = match path {
+            Some(p) => Some(p),
+            None => Some(Path::new(DEFAULT_CONFIG_PATH)).filter(|p| p.exists()),
+        };
+        let (origin, text) = match path {
+            Some(p) => {
+                let origin = p.display().to_string();
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    ConfigError::new(&origin, "(file)", format!("cannot read: {e}"))
+                })?;
+                (origin, text)
+            }
+            None => ("built-in defaults".to_owned(), String::new()),
+        };
+        Self::from_toml(&origin, &text, vars)
+    }
+
+    /// Parses `text` (named `origin` in errors) and applies the environment overrides.
+    pub fn from_toml(
+        origin: &str,
+        text: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        raw::check_file(origin, text)?;
+        let mut table: toml::Table = toml::from_str(text)
+            .map_err(|e| ConfigError::new(origin, "(file)", e.message().to_owned()))?;
+        let overrides = env::apply(&mut table, vars)?;
+        let file: raw::File = env::deserialize(table, &overrides)?;
+        file.validate(origin)
+    }
+}

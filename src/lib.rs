@@ -1,0 +1,12 @@
+//! snowsync: security findings in, ServiceNow tickets out, ticket state back.
+//!
+//! Modules in reading order, following the data flow:
+//! configuration, the store, the HTTP API, and the command line that wires them.
+
+pub mod cli;
+pub mod config;
+pub mod redact;
+pub mod server;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,112 @@
+//! The durable store: connection set-up and migrations for SQLite and PostgreSQL.
+//!
+//! Repository functions take `&impl ConnectionTrait` so that callers choose the transaction.
+//! This module never talks to ServiceNow.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use crate::config::DatabaseConfig;
+
+/// Which engine a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn of(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database URL must start with sqlite:, postgres:// or postgresql://")]
+    UnsupportedUrl,
+    #[error("cannot create the directory for the SQLite file {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Opens a pool on `config.url`. SQLite gets WAL, a busy timeout and foreign keys on.
+pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, StoreError> {
+    let engine = Engine::of(&config.url).ok_or(StoreError::UnsupportedUrl)?;
+    if engine == Engine::Sqlite {
+        ensure_sqlite_dir(&config.url)?;
+    }
+    let mut options = ConnectOptions::new(config.url.clone());
+    options
+        .max_connections(config.max_connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .sqlx_logging(false);
+    if let (Engine::Postgres, Some(schema)) = (engine, &config.schema) {
+        create_schema(&config.url, schema).await?;
+        options.set_schema_search_path(schema.clone());
+    }
+    if engine == Engine::Sqlite {
+        let busy = config.busy_timeout;
+        options.map_sqlx_sqlite_opts(move |o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(busy)
+                .foreign_keys(true)
+        });
+    }
+    Ok(Database::connect(options).await?)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}
+
+/// Opens the database and brings its schema up to date.
+pub async fn open(config: &DatabaseConfig) -> Result<DatabaseConnection, StoreError> {
+    let db = connect(config).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
+async fn create_schema(url: &str, schema: &str) -> Result<(), StoreError> {
+    use sea_orm::ConnectionTrait;
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.max_connections(1).sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    // Invariant: `schema` was validated by the config as [A-Za-z0-9_]+, so quoting is enough.
+    db.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+        .await?;
+    db.close().await?;
+    Ok(())
+}
+
+fn ensure_sqlite_dir(url: &str) -> Result<(), StoreError> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    Ok(())
+}
