@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod outbox;
 pub mod redact;
 pub mod server;
 pub mod shutdown;
