@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::config::{AuthMode, Config, LogFormat};
-use crate::{redact, server, shutdown, store, telemetry};
+use crate::{admin, redact, server, shutdown, store, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,6 +48,50 @@ pub enum Command {
     },
     /// Validate the configuration and report what it sets, without secrets
     Check,
+    /// Inspect and repair the outbox of ServiceNow operations
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Inspect findings, their tickets and audit trails
+    #[command(subcommand)]
+    Findings(FindingsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List rows, newest first
+    List {
+        /// Only rows in this state
+        #[arg(long, value_parser = ["pending", "in_flight", "done", "dead"])]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Show one row with its payload
+    Show { id: i64 },
+    /// Revive dead rows: pending again, attempts reset, due now
+    Retry {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Delete delivered rows older than a duration
+    Purge {
+        /// e.g. 7d, 24h
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "7d")]
+        older_than: std::time::Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FindingsCommand {
+    /// List findings, newest first
+    List {
+        #[arg(long, value_parser = ["open", "escalated", "resolved"])]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Show a finding with its ticket, outbox rows and audit trail
+    Show { id: i64 },
 }
 
 /// Runs the parsed command line.
@@ -69,6 +113,59 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => serve(config).await,
         Command::Migrate { database } => migrate(config, database).await,
         Command::Check => Ok(check(&config)),
+        Command::Outbox(command) => outbox_command(config, command).await,
+        Command::Findings(command) => findings_command(config, command).await,
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    store::open(&config.database)
+        .await
+        .with_context(|| format!("opening the database {}", redact::url(&config.database.url)))
+}
+
+async fn outbox_command(config: Config, command: OutboxCommand) -> anyhow::Result<ExitCode> {
+    let db = open_store(&config).await?;
+    let (text, ok) = match command {
+        OutboxCommand::List { state, limit } => (
+            admin::outbox_list(&db, state.as_deref(), limit).await?,
+            true,
+        ),
+        OutboxCommand::Show { id } => match admin::outbox_show(&db, id).await? {
+            Some(text) => (text, true),
+            None => (format!("no outbox row {id}\n"), false),
+        },
+        OutboxCommand::Retry { ids } => admin::outbox_retry(&db, &ids).await?,
+        OutboxCommand::Purge { older_than } => (admin::outbox_purge(&db, older_than).await?, true),
+    };
+    print!("{text}");
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn findings_command(config: Config, command: FindingsCommand) -> anyhow::Result<ExitCode> {
+    let db = open_store(&config).await?;
+    match command {
+        FindingsCommand::List { state, limit } => {
+            print!(
+                "{}",
+                admin::findings_list(&db, state.as_deref(), limit).await?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        FindingsCommand::Show { id } => match admin::findings_show(&db, id).await? {
+            Some(text) => {
+                print!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!("no finding {id}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
     }
 }
 

@@ -3,8 +3,10 @@
 //! Modules in reading order, following the data flow:
 //! configuration, the store, the HTTP API, and the command line that wires them.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod outbox;
 pub mod redact;
 pub mod server;
