@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod redact;
 pub mod server;
+pub mod servicenow;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
