@@ -6,15 +6,17 @@
 //! credentials at once. Secrets stay `SecretString`; they are exposed only to build a header or
 //! a token request, and never logged or put into an error.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
 use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
 use oauth2::{
-    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse,
-    RefreshToken, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, TokenResponse,
-    TokenUrl,
+    AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest,
+    HttpResponse, RefreshToken, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername,
+    TokenResponse, TokenUrl,
 };
 use reqwest::Method;
 use reqwest::header::HeaderValue;
@@ -234,7 +236,10 @@ impl OAuth {
         ctx: &Ctx<'_>,
     ) -> Result<BasicTokenResponse, ServiceNowError> {
         let status = AtomicU16::new(0);
-        let call = |req| token_http(ctx, &status, req);
+        let call = TokenHttp {
+            ctx,
+            status: &status,
+        };
         self.client
             .exchange_password(
                 &ResourceOwnerUsername::new(username.to_owned()),
@@ -251,7 +256,10 @@ impl OAuth {
         ctx: &Ctx<'_>,
     ) -> Result<BasicTokenResponse, ServiceNowError> {
         let status = AtomicU16::new(0);
-        let call = |req| token_http(ctx, &status, req);
+        let call = TokenHttp {
+            ctx,
+            status: &status,
+        };
         self.client
             .exchange_refresh_token(&RefreshToken::new(refresh.expose_secret().to_owned()))
             .request_async(&call)
@@ -264,7 +272,10 @@ impl OAuth {
         ctx: &Ctx<'_>,
     ) -> Result<BasicTokenResponse, ServiceNowError> {
         let status = AtomicU16::new(0);
-        let call = |req| token_http(ctx, &status, req);
+        let call = TokenHttp {
+            ctx,
+            status: &status,
+        };
         self.client
             .exchange_client_credentials()
             .request_async(&call)
@@ -287,6 +298,23 @@ fn sensitive(text: &str) -> Result<HeaderValue, ServiceNowError> {
     })?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// Lets `oauth2` send through our reqwest client. A named type with a boxed `Send` future
+/// rather than a closure: the closure's future is not provably `Send` for every lifetime,
+/// which would make every client future unusable with `tokio::spawn`.
+struct TokenHttp<'a> {
+    ctx: &'a Ctx<'a>,
+    status: &'a AtomicU16,
+}
+
+impl<'c> AsyncHttpClient<'c> for TokenHttp<'_> {
+    type Error = ServiceNowError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, ServiceNowError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(token_http(self.ctx, self.status, request))
+    }
 }
 
 /// The adapter between `oauth2` and the one reqwest client: flow control, metrics, and the

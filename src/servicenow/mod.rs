@@ -204,3 +204,26 @@ fn build_auth(config: &ServiceNowConfig) -> Result<Auth, ServiceNowError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Workers spawn these futures, so each must be `Send`; this fails to compile otherwise.
+    #[allow(dead_code, clippy::let_underscore_future)]
+    fn every_client_future_is_send(
+        c: &super::Client,
+        m: &serde_json::Map<String, serde_json::Value>,
+    ) {
+        fn send<T: Send>(_: T) {}
+        send(c.create("incident", m, &["number"]));
+        send(c.patch("incident", "a", m, &[]));
+        send(c.get("incident", "a", &[]));
+        send(c.query("incident", "", &[], 10));
+        send(c.find_by_correlation_id("incident", "x", &[]));
+        send(c.resolve_reference(super::ReferenceKind::Group, "x"));
+        send(c.add_tag("incident", "a", "x"));
+        send(c.fields("incident"));
+        send(c.choices("incident", "state"));
+        send(c.batch(Vec::new()));
+        send(super::report::check_with(c));
+    }
+}
