@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::config::{AuthMode, Config, LogFormat};
-use crate::{admin, redact, server, shutdown, store, telemetry};
+use crate::{admin, redact, server, servicenow, shutdown, store, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,7 +46,7 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         database: Option<String>,
     },
-    /// Validate the configuration and report what it sets, without secrets
+    /// Validate the configuration, then connect to ServiceNow and report what works
     Check,
     /// Inspect and repair the outbox of ServiceNow operations
     #[command(subcommand)]
@@ -54,6 +54,15 @@ pub enum Command {
     /// Inspect findings, their tickets and audit trails
     #[command(subcommand)]
     Findings(FindingsCommand),
+    /// List the fields of a ServiceNow table (with inherited ones): type, max length, mandatory
+    Fields {
+        /// The table, e.g. `incident` or `sc_request`
+        #[arg(long)]
+        table: String,
+        /// Only String fields, the ones custom mappings may fill
+        #[arg(long)]
+        string_only: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,7 +121,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Migrate { database } => migrate(config, database).await,
-        Command::Check => Ok(check(&config)),
+        Command::Check => Ok(check(&config).await),
+        Command::Fields { table, string_only } => fields(&config, &table, string_only).await,
         Command::Outbox(command) => outbox_command(config, command).await,
         Command::Findings(command) => findings_command(config, command).await,
     }
@@ -196,11 +206,33 @@ async fn migrate(mut config: Config, database: Option<String>) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(config: &Config) -> ExitCode {
+async fn check(config: &Config) -> ExitCode {
     for line in describe(config) {
         println!("{line}");
     }
-    ExitCode::SUCCESS
+    let lines = servicenow::report::check(&config.servicenow).await;
+    for line in &lines {
+        println!("{line}");
+    }
+    if lines
+        .iter()
+        .any(|l| l.level == servicenow::report::Level::Fail)
+    {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn fields(config: &Config, table: &str, string_only: bool) -> anyhow::Result<ExitCode> {
+    let client = servicenow::Client::new(&config.servicenow)?;
+    let lines = servicenow::report::fields(&client, table, string_only)
+        .await
+        .with_context(|| format!("listing the fields of {table}"))?;
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What `check` prints about the configuration: every line free of secrets.

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod redact;
 pub mod server;
+pub mod servicenow;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -1,0 +1,396 @@
+//! Credentials for the instance: basic auth, or OAuth tokens (password grant with refresh,
+//! client credentials) obtained through the `oauth2` crate and cached until shortly before
+//! they expire.
+//!
+//! One lock serialises token requests, so two callers never ask for a token for the same
+//! credentials at once. Secrets stay `SecretString`; they are exposed only to build a header or
+//! a token request, and never logged or put into an error.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
+use oauth2::{
+    AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest,
+    HttpResponse, RefreshToken, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername,
+    TokenResponse, TokenUrl,
+};
+use reqwest::Method;
+use reqwest::header::HeaderValue;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
+use tracing::{debug, info};
+
+use super::error::ServiceNowError;
+use super::flow::Flow;
+use super::transport;
+
+/// The token endpoint, relative to the instance URL.
+pub(crate) const TOKEN_PATH: &str = "oauth_token.do";
+
+/// Assumed when a token response has no `expires_in` (ServiceNow's default lifespan).
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(1800);
+
+type OAuthClient =
+    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// How requests are authenticated.
+pub(crate) enum Auth {
+    Basic {
+        username: String,
+        password: SecretString,
+    },
+    OAuth(Box<OAuth>),
+}
+
+pub(crate) struct OAuth {
+    client: OAuthClient,
+    grant: Grant,
+    cache: tokio::sync::Mutex<Cache>,
+}
+
+pub(crate) enum Grant {
+    Password {
+        username: String,
+        password: SecretString,
+    },
+    ClientCredentials,
+}
+
+#[derive(Default)]
+struct Cache {
+    token: Option<Token>,
+    generation: u64,
+}
+
+struct Token {
+    access: SecretString,
+    refresh: Option<SecretString>,
+    expires_at: Instant,
+    lifetime: Duration,
+    generation: u64,
+}
+
+impl Token {
+    /// Usable without renewal: more than a margin (a tenth of the lifetime, at most a minute)
+    /// before expiry, so a request never leaves with a token about to die in flight.
+    fn fresh(&self, now: Instant) -> bool {
+        let margin = (self.lifetime / 10).min(Duration::from_secs(60));
+        now + margin < self.expires_at
+    }
+}
+
+/// The `Authorization` header for one request, and which token it carries.
+pub(crate) struct Credential {
+    pub header: HeaderValue,
+    /// Identifies the token used, so that a 401 renews that token and not a newer one.
+    pub generation: u64,
+}
+
+/// What a token request needs from the transport.
+pub(crate) struct Ctx<'a> {
+    pub http: &'a reqwest::Client,
+    pub flow: &'a Flow,
+    pub timeout: Duration,
+}
+
+impl Auth {
+    pub(crate) fn basic(username: String, password: SecretString) -> Self {
+        Self::Basic { username, password }
+    }
+
+    pub(crate) fn oauth(
+        token_url: url::Url,
+        client_id: String,
+        client_secret: &SecretString,
+        grant: Grant,
+    ) -> Self {
+        let client = BasicClient::new(ClientId::new(client_id))
+            .set_client_secret(ClientSecret::new(client_secret.expose_secret().to_owned()))
+            // ServiceNow reads client_id and client_secret from the form body.
+            .set_auth_type(AuthType::RequestBody)
+            .set_token_uri(TokenUrl::from_url(token_url));
+        Self::OAuth(Box::new(OAuth {
+            client,
+            grant,
+            cache: tokio::sync::Mutex::new(Cache::default()),
+        }))
+    }
+
+    /// Whether a 401 can be answered by getting a new token.
+    pub(crate) fn renewable(&self) -> bool {
+        matches!(self, Self::OAuth(_))
+    }
+
+    /// The credential for the next request, renewing the token first when it is near expiry.
+    pub(crate) async fn credential(&self, ctx: &Ctx<'_>) -> Result<Credential, ServiceNowError> {
+        match self {
+            Self::Basic { username, password } => {
+                let raw = format!("{username}:{}", password.expose_secret());
+                let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
+                Ok(Credential {
+                    header: sensitive(&format!("Basic {encoded}"))?,
+                    generation: 0,
+                })
+            }
+            Self::OAuth(o) => o.credential(ctx).await,
+        }
+    }
+
+    /// After a 401 on a request made with `generation`: renew that token (refresh grant, then
+    /// a new password grant if the refresh token is dead). A no-op when another caller has
+    /// already replaced it.
+    pub(crate) async fn after_unauthorized(
+        &self,
+        generation: u64,
+        ctx: &Ctx<'_>,
+    ) -> Result<(), ServiceNowError> {
+        let Self::OAuth(o) = self else {
+            return Ok(());
+        };
+        let mut cache = o.cache.lock().await;
+        if let Some(t) = &cache.token
+            && t.generation != generation
+            && t.fresh(Instant::now())
+        {
+            return Ok(());
+        }
+        if let Some(t) = &mut cache.token {
+            // The access token is dead; its refresh token may still be good.
+            t.expires_at = Instant::now();
+        }
+        o.renew(&mut cache, ctx).await.map(drop)
+    }
+}
+
+impl OAuth {
+    async fn credential(&self, ctx: &Ctx<'_>) -> Result<Credential, ServiceNowError> {
+        let mut cache = self.cache.lock().await;
+        if let Some(t) = &cache.token
+            && t.fresh(Instant::now())
+        {
+            return bearer(t);
+        }
+        self.renew(&mut cache, ctx).await
+    }
+
+    /// Gets a new access token while holding the cache lock.
+    async fn renew(&self, cache: &mut Cache, ctx: &Ctx<'_>) -> Result<Credential, ServiceNowError> {
+        let refresh = cache.token.as_ref().and_then(|t| t.refresh.clone());
+        let mut response = None;
+        if let Some(refresh) = refresh {
+            match self.refresh_grant(&refresh, ctx).await {
+                Ok(r) => response = Some(("refresh_token", r)),
+                // A refused refresh token is dead (expired, revoked): start over below.
+                Err(e) if e.is_auth() => {
+                    info!(error = %e, "refresh token refused, requesting a new token");
+                    cache.token = None;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let (grant, response) = match response {
+            Some(r) => r,
+            None => match &self.grant {
+                Grant::Password { username, password } => (
+                    "password",
+                    self.password_grant(username, password, ctx).await?,
+                ),
+                Grant::ClientCredentials => (
+                    "client_credentials",
+                    self.client_credentials_grant(ctx).await?,
+                ),
+            },
+        };
+        let lifetime = response.expires_in().unwrap_or(DEFAULT_LIFETIME);
+        let refresh = response
+            .refresh_token()
+            .map(|r| SecretString::from(r.secret().to_owned()))
+            .or_else(|| cache.token.as_ref().and_then(|t| t.refresh.clone()));
+        cache.generation += 1;
+        let token = Token {
+            access: SecretString::from(response.access_token().secret().to_owned()),
+            refresh,
+            expires_at: Instant::now() + lifetime,
+            lifetime,
+            generation: cache.generation,
+        };
+        info!(
+            grant,
+            expires_in = lifetime.as_secs(),
+            has_refresh_token = token.refresh.is_some(),
+            "obtained ServiceNow access token"
+        );
+        let credential = bearer(&token);
+        cache.token = Some(token);
+        credential
+    }
+
+    async fn password_grant(
+        &self,
+        username: &str,
+        password: &SecretString,
+        ctx: &Ctx<'_>,
+    ) -> Result<BasicTokenResponse, ServiceNowError> {
+        let status = AtomicU16::new(0);
+        let call = TokenHttp {
+            ctx,
+            status: &status,
+        };
+        self.client
+            .exchange_password(
+                &ResourceOwnerUsername::new(username.to_owned()),
+                &ResourceOwnerPassword::new(password.expose_secret().to_owned()),
+            )
+            .request_async(&call)
+            .await
+            .map_err(|e| token_error("password", &status, e))
+    }
+
+    async fn refresh_grant(
+        &self,
+        refresh: &SecretString,
+        ctx: &Ctx<'_>,
+    ) -> Result<BasicTokenResponse, ServiceNowError> {
+        let status = AtomicU16::new(0);
+        let call = TokenHttp {
+            ctx,
+            status: &status,
+        };
+        self.client
+            .exchange_refresh_token(&RefreshToken::new(refresh.expose_secret().to_owned()))
+            .request_async(&call)
+            .await
+            .map_err(|e| token_error("refresh_token", &status, e))
+    }
+
+    async fn client_credentials_grant(
+        &self,
+        ctx: &Ctx<'_>,
+    ) -> Result<BasicTokenResponse, ServiceNowError> {
+        let status = AtomicU16::new(0);
+        let call = TokenHttp {
+            ctx,
+            status: &status,
+        };
+        self.client
+            .exchange_client_credentials()
+            .request_async(&call)
+            .await
+            .map_err(|e| token_error("client_credentials", &status, e))
+    }
+}
+
+fn bearer(token: &Token) -> Result<Credential, ServiceNowError> {
+    Ok(Credential {
+        header: sensitive(&format!("Bearer {}", token.access.expose_secret()))?,
+        generation: token.generation,
+    })
+}
+
+/// A header value marked sensitive, so HTTP-level logging never prints it.
+fn sensitive(text: &str) -> Result<HeaderValue, ServiceNowError> {
+    let mut value = HeaderValue::from_str(text).map_err(|_| {
+        ServiceNowError::Setup("credentials contain characters not allowed in a header".into())
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Lets `oauth2` send through our reqwest client. A named type with a boxed `Send` future
+/// rather than a closure: the closure's future is not provably `Send` for every lifetime,
+/// which would make every client future unusable with `tokio::spawn`.
+struct TokenHttp<'a> {
+    ctx: &'a Ctx<'a>,
+    status: &'a AtomicU16,
+}
+
+impl<'c> AsyncHttpClient<'c> for TokenHttp<'_> {
+    type Error = ServiceNowError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, ServiceNowError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(token_http(self.ctx, self.status, request))
+    }
+}
+
+/// The adapter between `oauth2` and the one reqwest client: flow control, metrics, and the
+/// statuses `oauth2` must not see. A 429, 5xx, redirect or HTML page becomes our own error
+/// (retryable where it should be); 200 and the 4xx refusals go to `oauth2` to parse.
+async fn token_http(
+    ctx: &Ctx<'_>,
+    status_seen: &AtomicU16,
+    req: HttpRequest,
+) -> Result<HttpResponse, ServiceNowError> {
+    let request = reqwest::Request::try_from(req)
+        .map_err(|e| ServiceNowError::Setup(format!("token request: {e}")))?;
+    let endpoint = format!("/{TOKEN_PATH}");
+    let reply = transport::execute_raw(
+        ctx.http,
+        ctx.flow,
+        ctx.timeout,
+        "token",
+        &Method::POST,
+        &endpoint,
+        request,
+    )
+    .await?;
+    status_seen.store(reply.status.as_u16(), Ordering::Relaxed);
+    debug!(status = reply.status.as_u16(), "token endpoint answered");
+    let passes =
+        reply.status == reqwest::StatusCode::OK || matches!(reply.status.as_u16(), 400 | 401 | 403);
+    if !passes || reply.is_html() {
+        return Err(transport::error_from(&Method::POST, &endpoint, &reply));
+    }
+    let mut builder = oauth2::http::Response::builder().status(reply.status);
+    for (k, v) in &reply.headers {
+        builder = builder.header(k, v);
+    }
+    builder
+        .body(reply.body)
+        .map_err(|e| ServiceNowError::Decode {
+            method: Method::POST,
+            endpoint,
+            message: e.to_string(),
+        })
+}
+
+/// Maps an `oauth2` failure to our error. Parse failures keep only the JSON path: the body of a
+/// token response holds the token itself.
+fn token_error(
+    grant: &'static str,
+    status: &AtomicU16,
+    err: RequestTokenError<ServiceNowError, BasicErrorResponse>,
+) -> ServiceNowError {
+    let status = match status.load(Ordering::Relaxed) {
+        0 => String::new(),
+        s => format!("HTTP {s} "),
+    };
+    match err {
+        RequestTokenError::Request(e) => e,
+        RequestTokenError::ServerResponse(r) => ServiceNowError::Auth {
+            grant,
+            message: format!(
+                "the token endpoint refused it: {status}{}{}",
+                r.error(),
+                r.error_description()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ),
+        },
+        RequestTokenError::Parse(e, _body) => ServiceNowError::Auth {
+            grant,
+            message: format!(
+                "the token endpoint sent an unexpected {status}response (at `{}`)",
+                e.path()
+            ),
+        },
+        RequestTokenError::Other(m) => ServiceNowError::Auth {
+            grant,
+            message: format!("the token endpoint sent an unexpected {status}response: {m}"),
+        },
+    }
+}

@@ -1,0 +1,229 @@
+//! The ServiceNow client: the only part of snowsync that knows ServiceNow URLs, table and
+//! field names, and status codes.
+//!
+//! It authenticates (basic, OAuth password grant with refresh, OAuth client credentials),
+//! reads and writes records through the Table API and the Batch API, resolves reference names
+//! to sys_ids, discovers fields and choices, and tags records. It limits concurrency and pace,
+//! and pauses every caller after a 429. It does not retry failures over time: it classifies
+//! them ([`ServiceNowError::classify`]) and the outbox keeps the schedule.
+//!
+//! - `transport`: one HTTP exchange (auth, flow control, metrics, errors)
+//! - `auth`: credentials and the token cache; `flow`: limits and the shared 429 pause
+//! - `wire`: records, envelopes, `Link` headers; `error`: the error type and its classification
+//! - `table`, `batch`, `reference`, `discovery`, `tags`: the operations
+//! - `report`: the online lines of `snowsync check` and the `snowsync fields` listing
+
+mod auth;
+mod batch;
+mod discovery;
+mod error;
+mod flow;
+mod reference;
+pub mod report;
+mod table;
+mod tags;
+mod transport;
+mod wire;
+
+use std::fmt;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+pub use batch::{BatchRequest, BatchResponse};
+pub use discovery::{Choice, FieldInfo};
+pub use error::{Disposition, ServiceNowError};
+pub use reference::{ReferenceError, ReferenceKind};
+pub use table::Journal;
+pub use wire::{Record, format_datetime, parse_datetime};
+
+use crate::config::{AuthMode, ServiceNowConfig};
+use auth::{Auth, Grant};
+use flow::Flow;
+use transport::Transport;
+
+/// A client for one instance. Cheap to clone; clones share the token cache, the limits and
+/// the 429 pause.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    mode: AuthMode,
+    username: Option<String>,
+    references: reference::Cache,
+    labels: tags::Cache,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("instance", &self.inner.transport.base.as_str())
+            .field("auth", &self.inner.mode)
+            .field("username", &self.inner.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Builds the client: TLS with the system roots plus `ca_file`, the proxy from the standard
+    /// environment variables (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), the timeouts, the limits
+    /// and the credentials of the configured auth mode. Nothing is sent yet.
+    pub fn new(config: &ServiceNowConfig) -> Result<Self, ServiceNowError> {
+        let base = config.instance_url.clone();
+        let loopback = match base.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        match base.scheme() {
+            "https" => {}
+            "http" if loopback || config.allow_insecure_http => {}
+            other => {
+                return Err(ServiceNowError::Setup(format!(
+                    "servicenow.instance_url: scheme `{other}` is not allowed (https, or http to loopback or with allow_insecure_http)"
+                )));
+            }
+        }
+        let mut builder = reqwest::Client::builder()
+            // A redirect means a login portal or a hibernation page, never the API; and token
+            // requests must not follow redirects at all.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .user_agent(concat!("snowsync/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &config.ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                ServiceNowError::Setup(format!(
+                    "servicenow.ca_file: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                ServiceNowError::Setup(format!(
+                    "servicenow.ca_file: {} is not a PEM bundle: {e}",
+                    path.display()
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(ServiceNowError::Setup(format!(
+                    "servicenow.ca_file: {} holds no certificate",
+                    path.display()
+                )));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| ServiceNowError::Setup(e.to_string()))?;
+
+        let auth = build_auth(config)?;
+        let transport = Transport {
+            http,
+            base,
+            timeout: config.request_timeout,
+            flow: Flow::new(config.max_concurrency, config.requests_per_second),
+            auth,
+        };
+        let username = match config.auth {
+            AuthMode::Basic | AuthMode::OauthPassword => config.username.clone(),
+            AuthMode::OauthClientCredentials => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                transport,
+                mode: config.auth,
+                username,
+                references: reference::Cache::default(),
+                labels: tags::Cache::default(),
+            }),
+        })
+    }
+
+    /// The user the client writes as (basic and password grant), so the poller can skip the
+    /// changes it made itself. `None` with client credentials, where the instance decides.
+    pub fn integration_user(&self) -> Option<&str> {
+        self.inner.username.as_deref()
+    }
+
+    /// The configured auth mode.
+    pub fn auth_mode(&self) -> AuthMode {
+        self.inner.mode
+    }
+
+    /// The instance URL, normalised with a trailing `/`.
+    pub fn instance_url(&self) -> &url::Url {
+        &self.inner.transport.base
+    }
+
+    fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+}
+
+fn build_auth(config: &ServiceNowConfig) -> Result<Auth, ServiceNowError> {
+    let missing = |key: &str| {
+        ServiceNowError::Setup(format!(
+            "servicenow.{key} is required when servicenow.auth = {:?}",
+            config.auth
+        ))
+    };
+    let username = || config.username.clone().ok_or_else(|| missing("username"));
+    let password = || -> Result<SecretString, ServiceNowError> {
+        config.password.clone().ok_or_else(|| missing("password"))
+    };
+    let token_url = || {
+        config
+            .instance_url
+            .join(auth::TOKEN_PATH)
+            .map_err(|e| ServiceNowError::Setup(format!("servicenow.instance_url: {e}")))
+    };
+    match config.auth {
+        AuthMode::Basic => Ok(Auth::basic(username()?, password()?)),
+        AuthMode::OauthPassword | AuthMode::OauthClientCredentials => {
+            let client_id = config
+                .client_id
+                .clone()
+                .ok_or_else(|| missing("client_id"))?;
+            let secret = config
+                .client_secret
+                .as_ref()
+                .ok_or_else(|| missing("client_secret"))?;
+            let grant = if config.auth == AuthMode::OauthPassword {
+                Grant::Password {
+                    username: username()?,
+                    password: password()?,
+                }
+            } else {
+                Grant::ClientCredentials
+            };
+            Ok(Auth::oauth(token_url()?, client_id, secret, grant))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Workers spawn these futures, so each must be `Send`; this fails to compile otherwise.
+    #[allow(dead_code, clippy::let_underscore_future)]
+    fn every_client_future_is_send(
+        c: &super::Client,
+        m: &serde_json::Map<String, serde_json::Value>,
+    ) {
+        fn send<T: Send>(_: T) {}
+        send(c.create("incident", m, &["number"]));
+        send(c.patch("incident", "a", m, &[]));
+        send(c.get("incident", "a", &[]));
+        send(c.query("incident", "", &[], 10));
+        send(c.find_by_correlation_id("incident", "x", &[]));
+        send(c.resolve_reference(super::ReferenceKind::Group, "x"));
+        send(c.add_tag("incident", "a", "x"));
+        send(c.fields("incident"));
+        send(c.choices("incident", "state"));
+        send(c.batch(Vec::new()));
+        send(super::report::check_with(c));
+    }
+}
