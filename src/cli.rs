@@ -48,6 +48,8 @@ pub enum Command {
     },
     /// Validate the configuration and report what it sets, without secrets
     Check,
+    /// Show the matched rule, the profile and the exact payload for a finding, offline
+    Render(crate::mapping::render::RenderArgs),
 }
 
 /// Runs the parsed command line.
@@ -69,6 +71,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => serve(config).await,
         Command::Migrate { database } => migrate(config, database).await,
         Command::Check => Ok(check(&config)),
+        Command::Render(args) => render(&config, &args),
     }
 }
 
@@ -103,7 +106,26 @@ fn check(config: &Config) -> ExitCode {
     for line in describe(config) {
         println!("{line}");
     }
-    ExitCode::SUCCESS
+    let mapping =
+        crate::mapping::check::offline(&config.mapping.rules_dir, &config.mapping.templates_dir);
+    for line in &mapping.lines {
+        println!("{line}");
+    }
+    if mapping.failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn render(config: &Config, args: &crate::mapping::render::RenderArgs) -> anyhow::Result<ExitCode> {
+    let text = crate::mapping::render::run(
+        &config.mapping.rules_dir,
+        &config.mapping.templates_dir,
+        args,
+    )?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What `check` prints about the configuration: every line free of secrets.
