@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::config::{AuthMode, Config, LogFormat};
-use crate::{admin, redact, server, servicenow, shutdown, store, telemetry};
+use crate::{admin, redact, servicenow, shutdown, store, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,7 +38,7 @@ pub enum LogFormatArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service: apply migrations, serve the HTTP API until stopped
+    /// Run the service: migrations, outbox workers and the HTTP API, until stopped
     Serve,
     /// Apply database migrations and exit
     Migrate {
@@ -48,6 +48,14 @@ pub enum Command {
     },
     /// Validate the configuration, then connect to ServiceNow and report what works
     Check,
+    /// Record findings from a JSON Lines file (generic findings, Oort events, approval requests)
+    Ingest {
+        /// One JSON document per line
+        file: PathBuf,
+        /// Do not draw a progress bar
+        #[arg(long)]
+        no_progress: bool,
+    },
     /// Inspect and repair the outbox of ServiceNow operations
     #[command(subcommand)]
     Outbox(OutboxCommand),
@@ -63,6 +71,8 @@ pub enum Command {
         #[arg(long)]
         string_only: bool,
     },
+    /// Show the matched rule, the profile and the exact payload for a finding, offline
+    Render(crate::mapping::render::RenderArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,6 +133,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate { database } => migrate(config, database).await,
         Command::Check => Ok(check(&config).await),
         Command::Fields { table, string_only } => fields(&config, &table, string_only).await,
+        Command::Render(args) => render(&config, &args),
+        Command::Ingest { file, no_progress } => ingest_file(config, file, no_progress).await,
         Command::Outbox(command) => outbox_command(config, command).await,
         Command::Findings(command) => findings_command(config, command).await,
     }
@@ -180,15 +192,51 @@ async fn findings_command(config: Config, command: FindingsCommand) -> anyhow::R
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
-    let db = store::open(&config.database)
-        .await
-        .with_context(|| format!("opening the database {}", redact::url(&config.database.url)))?;
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("binding the HTTP listener on {}", config.http.listen))?;
-    let stop = shutdown::on_signal();
-    server::run(listener, server::router(server::AppState { db }), stop).await?;
+    let running = crate::service::start(&config, listener, shutdown::on_signal()).await?;
+    running.wait().await;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn ingest_file(config: Config, file: PathBuf, no_progress: bool) -> anyhow::Result<ExitCode> {
+    let db = open_store(&config).await?;
+    let mappings = crate::mapping::load(&config.mapping.rules_dir).with_context(|| {
+        format!(
+            "loading mappings from {}",
+            config.mapping.rules_dir.display()
+        )
+    })?;
+    let templates =
+        crate::mapping::load_templates(&config.mapping.templates_dir).with_context(|| {
+            format!(
+                "loading templates from {}",
+                config.mapping.templates_dir.display()
+            )
+        })?;
+    let intake = crate::intake::Intake {
+        db,
+        mappings: std::sync::Arc::new(mappings),
+        templates: std::sync::Arc::new(templates),
+        wake: std::sync::Arc::new(tokio::sync::Notify::new()),
+    };
+    let report = crate::jsonl::ingest_file(&intake, &file, !no_progress).await?;
+    for (line, error) in &report.rejected {
+        eprintln!("{}:{line}: skipped: {error}", file.display());
+    }
+    println!(
+        "{} line(s) read: {} finding(s) recorded ({} new), {} line(s) skipped",
+        report.lines,
+        report.findings,
+        report.new_findings,
+        report.rejected.len()
+    );
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
 }
 
 async fn migrate(mut config: Config, database: Option<String>) -> anyhow::Result<ExitCode> {
@@ -210,13 +258,19 @@ async fn check(config: &Config) -> ExitCode {
     for line in describe(config) {
         println!("{line}");
     }
+    let mapping =
+        crate::mapping::check::offline(&config.mapping.rules_dir, &config.mapping.templates_dir);
+    for line in &mapping.lines {
+        println!("{line}");
+    }
     let lines = servicenow::report::check(&config.servicenow).await;
     for line in &lines {
         println!("{line}");
     }
-    if lines
-        .iter()
-        .any(|l| l.level == servicenow::report::Level::Fail)
+    if mapping.failed
+        || lines
+            .iter()
+            .any(|l| l.level == servicenow::report::Level::Fail)
     {
         ExitCode::FAILURE
     } else {
@@ -232,6 +286,16 @@ async fn fields(config: &Config, table: &str, string_only: bool) -> anyhow::Resu
     for line in lines {
         println!("{line}");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(config: &Config, args: &crate::mapping::render::RenderArgs) -> anyhow::Result<ExitCode> {
+    let text = crate::mapping::render::run(
+        &config.mapping.rules_dir,
+        &config.mapping.templates_dir,
+        args,
+    )?;
+    print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,7 +11,9 @@ use crate::domain::{Finding, SourceEvent};
 use crate::mapping::{self, Mappings, Templates, TicketPlan};
 use crate::outbox::deliver::{NamedReference, TicketPayload};
 use crate::store::entity::finding::Model as FindingRow;
-use crate::store::findings::{self, Event, FindingRecord, PlanInput, Planned, RecordError, Recorded};
+use crate::store::findings::{
+    self, Event, FindingRecord, PlanInput, Planned, RecordError, Recorded,
+};
 use crate::store::outbox::OpKind;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,17 +49,31 @@ impl Intake {
     }
 
     /// Records `resolved` or `escalated` for the open finding with this id.
-    pub async fn event_for_id(&self, id: i64, event: Event, actor: &str) -> Result<Recorded, IntakeError> {
-        let row = findings::get(&self.db, id).await?.ok_or_else(|| IntakeError::NotFound(format!("with id {id}")))?;
+    pub async fn event_for_id(
+        &self,
+        id: i64,
+        event: Event,
+        actor: &str,
+    ) -> Result<Recorded, IntakeError> {
+        let row = findings::get(&self.db, id)
+            .await?
+            .ok_or_else(|| IntakeError::NotFound(format!("with id {id}")))?;
         if row.status == findings::status::RESOLVED {
-            return Err(IntakeError::NotFound(format!("with id {id} (it is resolved)")));
+            return Err(IntakeError::NotFound(format!(
+                "with id {id} (it is resolved)"
+            )));
         }
         let finding = stored_finding(&row)?;
         self.record(&finding, event, actor).await
     }
 
     /// Records `resolved` or `escalated` for the open finding with this key.
-    pub async fn event_for_key(&self, key: &str, event: Event, actor: &str) -> Result<Recorded, IntakeError> {
+    pub async fn event_for_key(
+        &self,
+        key: &str,
+        event: Event,
+        actor: &str,
+    ) -> Result<Recorded, IntakeError> {
         let row = findings::open_by_key(&self.db, key, false)
             .await?
             .ok_or_else(|| IntakeError::NotFound(format!("with key {key}")))?;
@@ -65,12 +81,23 @@ impl Intake {
         self.record(&finding, event, actor).await
     }
 
-    async fn record(&self, finding: &Finding, event: Event, actor: &str) -> Result<Recorded, IntakeError> {
+    async fn record(
+        &self,
+        finding: &Finding,
+        event: Event,
+        actor: &str,
+    ) -> Result<Recorded, IntakeError> {
         let record = finding_record(finding);
         let planner = |input: PlanInput<'_>| -> Result<Planned, PlanFailed> {
             let occurrences = u64::try_from(input.occurrences).unwrap_or(1);
-            let plan = mapping::plan(finding, source_event(event), occurrences, &self.mappings, &self.templates)
-                .map_err(|e| PlanFailed(e.to_string()))?;
+            let plan = mapping::plan(
+                finding,
+                source_event(event),
+                occurrences,
+                &self.mappings,
+                &self.templates,
+            )
+            .map_err(|e| PlanFailed(e.to_string()))?;
             Ok(planned(plan, event, input.existing.is_none()))
         };
         let result = findings::record(&self.db, &record, event, actor, planner).await;
@@ -79,7 +106,9 @@ impl Intake {
                 self.wake.notify_waiters();
                 Ok(recorded)
             }
-            Err(RecordError::NotFound(key)) => Err(IntakeError::NotFound(format!("with key {key}"))),
+            Err(RecordError::NotFound(key)) => {
+                Err(IntakeError::NotFound(format!("with key {key}")))
+            }
             Err(RecordError::Plan(e)) => Err(IntakeError::Plan(e.0)),
             Err(RecordError::Db(e)) => Err(IntakeError::Db(e)),
         }
@@ -95,7 +124,8 @@ fn source_event(event: Event) -> SourceEvent {
 }
 
 fn stored_finding(row: &FindingRow) -> Result<Finding, IntakeError> {
-    serde_json::from_value(row.payload.clone()).map_err(|source| IntakeError::Corrupt { id: row.id, source })
+    serde_json::from_value(row.payload.clone())
+        .map_err(|source| IntakeError::Corrupt { id: row.id, source })
 }
 
 /// The columns a finding is stored and found by.
@@ -119,7 +149,15 @@ fn planned(plan: TicketPlan, event: Event, new: bool) -> Planned {
     let references = plan
         .references
         .iter()
-        .map(|(field, (kind, name))| (field.clone(), NamedReference { kind: (*kind).into(), name: name.clone() }))
+        .map(|(field, (kind, name))| {
+            (
+                field.clone(),
+                NamedReference {
+                    kind: *kind,
+                    name: name.clone(),
+                },
+            )
+        })
         .collect();
     let payload = TicketPayload {
         table: plan.table.clone(),
@@ -134,7 +172,11 @@ fn planned(plan: TicketPlan, event: Event, new: bool) -> Planned {
         (Event::Failing, true) => {
             ops.push((OpKind::CreateTicket, as_json(&payload)));
             if !plan.tags.is_empty() {
-                let tags = TicketPayload { table: plan.table.clone(), tags: plan.tags.clone(), ..Default::default() };
+                let tags = TicketPayload {
+                    table: plan.table.clone(),
+                    tags: plan.tags.clone(),
+                    ..Default::default()
+                };
                 ops.push((OpKind::ApplyTags, as_json(&tags)));
             }
         }

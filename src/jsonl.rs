@@ -22,9 +22,14 @@ pub struct Report {
 /// Reads `path` line by line and records each finding through `intake`.
 /// Blank lines are skipped silently. `progress` draws a bar on stderr.
 pub async fn ingest_file(intake: &Intake, path: &Path, progress: bool) -> anyhow::Result<Report> {
-    let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = if progress { ProgressBar::new(size) } else { ProgressBar::hidden() };
+    let bar = if progress {
+        ProgressBar::new(size)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -32,7 +37,8 @@ pub async fn ingest_file(intake: &Intake, path: &Path, progress: bool) -> anyhow
     let mut report = Report::default();
     for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
         let number = index + 1;
-        let line = line.map_err(|e| anyhow::anyhow!("{}:{number}: cannot read: {e}", path.display()))?;
+        let line =
+            line.map_err(|e| anyhow::anyhow!("{}:{number}: cannot read: {e}", path.display()))?;
         bar.inc(line.len() as u64 + 1);
         if line.trim().is_empty() {
             continue;
@@ -54,12 +60,20 @@ pub async fn ingest_file(intake: &Intake, path: &Path, progress: bool) -> anyhow
                 // The store failing is not the line's fault: stop, keeping what was committed.
                 Err(IntakeError::Db(e)) => {
                     bar.finish_and_clear();
-                    anyhow::bail!("{}:{number}: database error after {} findings: {e}", path.display(), report.findings);
+                    anyhow::bail!(
+                        "{}:{number}: database error after {} findings: {e}",
+                        path.display(),
+                        report.findings
+                    );
                 }
                 Err(e) => report.rejected.push((number, e.to_string())),
             }
         }
-        bar.set_message(format!("{} findings, {} bad lines", report.findings, report.rejected.len()));
+        bar.set_message(format!(
+            "{} findings, {} bad lines",
+            report.findings,
+            report.rejected.len()
+        ));
     }
     bar.finish_and_clear();
     Ok(report)

@@ -4,7 +4,11 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then drains open requests.
-pub async fn run(listener: TcpListener, router: axum::Router, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     tracing::info!(listen = ?listener.local_addr().ok(), "HTTP API listening");
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

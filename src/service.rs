@@ -33,33 +33,83 @@ pub struct Running {
 
 /// Opens the store (migrating it), loads mappings and templates, and starts the outbox
 /// workers and the HTTP API on `listener`. Stops when `shutdown` is cancelled.
-pub async fn start(config: &Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<Running> {
+pub async fn start(
+    config: &Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
     let db = store::open(&config.database)
         .await
         .with_context(|| format!("opening the database {}", redact::url(&config.database.url)))?;
-    let mappings = mapping::load(&config.mapping.rules_dir)
-        .with_context(|| format!("loading mappings from {}", config.mapping.rules_dir.display()))?;
-    let templates = mapping::load_templates(&config.mapping.templates_dir)
-        .with_context(|| format!("loading templates from {}", config.mapping.templates_dir.display()))?;
+    let mappings = mapping::load(&config.mapping.rules_dir).with_context(|| {
+        format!(
+            "loading mappings from {}",
+            config.mapping.rules_dir.display()
+        )
+    })?;
+    let templates = mapping::load_templates(&config.mapping.templates_dir).with_context(|| {
+        format!(
+            "loading templates from {}",
+            config.mapping.templates_dir.display()
+        )
+    })?;
     let client = Client::new(&config.servicenow).context("setting up the ServiceNow client")?;
     let notifier = Notifier::new(config.sources.clone(), config.servicenow.request_timeout)
         .context("setting up the source notifier")?;
     let wake = Arc::new(Notify::new());
-    let intake = Intake { db: db.clone(), mappings: Arc::new(mappings), templates: Arc::new(templates), wake: wake.clone() };
+    let intake = Intake {
+        db: db.clone(),
+        mappings: Arc::new(mappings),
+        templates: Arc::new(templates),
+        wake: wake.clone(),
+    };
 
-    let instance = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let deliverer = Arc::new(ServiceNowDeliverer { db: db.clone(), client: client.clone(), notifier });
-    let workers = WorkerPool::start(db.clone(), &instance, config.outbox.clone(), deliverer, wake, shutdown.child_token());
+    let instance = format!(
+        "{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let deliverer = Arc::new(ServiceNowDeliverer {
+        db: db.clone(),
+        client: client.clone(),
+        notifier,
+    });
+    let workers = WorkerPool::start(
+        db.clone(),
+        &instance,
+        config.outbox.clone(),
+        deliverer,
+        wake,
+        shutdown.child_token(),
+    );
 
     if config.http.api_keys.is_empty() {
         tracing::warn!("http.api_keys is empty: the ingest API refuses every request");
     }
-    let state = AppState { intake: intake.clone(), keys: ApiKeys::new(config.http.api_keys.clone()), servicenow: client.clone() };
-    let addr = listener.local_addr().context("reading the listener address")?;
-    let server = tokio::spawn(crate::server::run(listener, api::router(state), shutdown.clone()));
+    let state = AppState {
+        intake: intake.clone(),
+        keys: ApiKeys::new(config.http.api_keys.clone()),
+        servicenow: client.clone(),
+    };
+    let addr = listener
+        .local_addr()
+        .context("reading the listener address")?;
+    let server = tokio::spawn(crate::server::run(
+        listener,
+        api::router(state),
+        shutdown.clone(),
+    ));
     crate::metrics::handle();
     tracing::info!(%addr, instance, workers = config.outbox.workers, "snowsync started");
-    Ok(Running { addr, db, intake, client, shutdown, server, workers })
+    Ok(Running {
+        addr,
+        db,
+        intake,
+        client,
+        shutdown,
+        server,
+        workers,
+    })
 }
 
 impl Running {

@@ -38,11 +38,17 @@ fn presented(headers: &HeaderMap) -> Option<&[u8]> {
     }
     let auth = headers.get(axum::http::header::AUTHORIZATION)?.as_bytes();
     let scheme = auth.get(..7)?;
-    scheme.eq_ignore_ascii_case(b"bearer ").then(|| auth[7..].trim_ascii())
+    scheme
+        .eq_ignore_ascii_case(b"bearer ")
+        .then(|| auth[7..].trim_ascii())
 }
 
 /// Rejects requests without an accepted key with 401.
-pub async fn require_key(State(keys): State<ApiKeys>, request: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn require_key(
+    State(keys): State<ApiKeys>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     match presented(request.headers()) {
         Some(token) if keys.accepts(token) => Ok(next.run(request).await),
         Some(_) => Err(ApiError::Unauthorized("the API key is not valid")),
@@ -58,7 +64,10 @@ mod tests {
 
     #[test]
     fn only_a_configured_key_is_accepted() {
-        let keys = ApiKeys::new(vec![SecretString::from("k1-0123456789abcdef"), SecretString::from("k2-0123456789abcdef")]);
+        let keys = ApiKeys::new(vec![
+            SecretString::from("k1-0123456789abcdef"),
+            SecretString::from("k2-0123456789abcdef"),
+        ]);
         assert!(keys.accepts(b"k2-0123456789abcdef"));
         assert!(!keys.accepts(b"k2-0123456789abcde"));
         assert!(!keys.accepts(b""));

@@ -4,12 +4,17 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::json;
 
-use super::{AppState, ApiError};
+use super::{ApiError, AppState};
 use crate::store::{findings, outbox};
 
-pub async fn show(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let db = &state.intake.db;
-    let f = findings::get(db, id).await?.ok_or_else(|| ApiError::NotFound(format!("no finding with id {id}")))?;
+    let f = findings::get(db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no finding with id {id}")))?;
     let ticket = findings::link(db, id).await?.map(|l| {
         json!({"table": l.table_name, "sys_id": l.sys_id, "number": l.number, "state": l.state,
                "correlation_id": l.correlation_id, "sys_mod_count": l.sys_mod_count, "sys_updated_on": l.sys_updated_on})

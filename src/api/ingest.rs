@@ -9,22 +9,31 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{AppState, ApiError, MAX_BODY};
+use super::{ApiError, AppState, MAX_BODY};
 use crate::ingest::{self, IngestError, InputFormat};
 use crate::intake::IntakeError;
 use crate::store::findings::Event;
 
 type Accepted = (StatusCode, Json<serde_json::Value>);
 
-pub async fn generic(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Accepted, ApiError> {
+pub async fn generic(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
     accept(&state, InputFormat::Generic, body).await
 }
 
-pub async fn oort(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Accepted, ApiError> {
+pub async fn oort(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
     accept(&state, InputFormat::Oort, body).await
 }
 
-pub async fn approval(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Accepted, ApiError> {
+pub async fn approval(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
     accept(&state, InputFormat::Approval, body).await
 }
 
@@ -33,15 +42,24 @@ fn read(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(MAX_BODY)
         } else {
-            ApiError::BadRequest { field: "(body)".to_owned(), message: rejection.body_text() }
+            ApiError::BadRequest {
+                field: "(body)".to_owned(),
+                message: rejection.body_text(),
+            }
         }
     })
 }
 
 fn bad_input(err: IngestError) -> ApiError {
     match err {
-        IngestError::Field { path, message } => ApiError::BadRequest { field: path, message },
-        other => ApiError::BadRequest { field: "(body)".to_owned(), message: other.to_string() },
+        IngestError::Field { path, message } => ApiError::BadRequest {
+            field: path,
+            message,
+        },
+        other => ApiError::BadRequest {
+            field: "(body)".to_owned(),
+            message: other.to_string(),
+        },
     }
 }
 
@@ -53,18 +71,29 @@ pub(super) fn intake_error(err: IntakeError) -> ApiError {
     }
 }
 
-async fn accept(state: &AppState, format: InputFormat, body: Result<Bytes, BytesRejection>) -> Result<Accepted, ApiError> {
+async fn accept(
+    state: &AppState,
+    format: InputFormat,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
     let body = read(body)?;
     let findings = ingest::parse(format, &body).map_err(bad_input)?;
     let mut ids = Vec::with_capacity(findings.len());
     let mut created = Vec::with_capacity(findings.len());
     for finding in &findings {
-        let recorded = state.intake.failing(finding, "api").await.map_err(intake_error)?;
+        let recorded = state
+            .intake
+            .failing(finding, "api")
+            .await
+            .map_err(intake_error)?;
         metrics::counter!("findings_ingested_total", "format" => format.as_str()).increment(1);
         ids.push(recorded.finding_id);
         created.push(recorded.created);
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({"finding_ids": ids, "created": created}))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"finding_ids": ids, "created": created})),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -88,10 +117,19 @@ fn event_of(body: &EventBody) -> Result<Event, ApiError> {
 
 fn event_body(body: Result<Bytes, BytesRejection>) -> Result<EventBody, ApiError> {
     let body = read(body)?;
-    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&body)).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::BadRequest { field: if path == "." { "(body)".to_owned() } else { path }, message: e.inner().to_string() }
-    })
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&body)).map_err(
+        |e| {
+            let path = e.path().to_string();
+            ApiError::BadRequest {
+                field: if path == "." {
+                    "(body)".to_owned()
+                } else {
+                    path
+                },
+                message: e.inner().to_string(),
+            }
+        },
+    )
 }
 
 pub async fn event_by_id(
@@ -101,16 +139,36 @@ pub async fn event_by_id(
 ) -> Result<Accepted, ApiError> {
     let body = event_body(body)?;
     let event = event_of(&body)?;
-    let recorded = state.intake.event_for_id(id, event, "api").await.map_err(intake_error)?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"finding_ids": [recorded.finding_id]}))))
+    let recorded = state
+        .intake
+        .event_for_id(id, event, "api")
+        .await
+        .map_err(intake_error)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"finding_ids": [recorded.finding_id]})),
+    ))
 }
 
-pub async fn event_by_key(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Accepted, ApiError> {
+pub async fn event_by_key(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
     let body = event_body(body)?;
     let event = event_of(&body)?;
     let Some(key) = body.key.as_deref() else {
-        return Err(ApiError::BadRequest { field: "key".to_owned(), message: "missing field `key`".to_owned() });
+        return Err(ApiError::BadRequest {
+            field: "key".to_owned(),
+            message: "missing field `key`".to_owned(),
+        });
     };
-    let recorded = state.intake.event_for_key(key, event, "api").await.map_err(intake_error)?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"finding_ids": [recorded.finding_id]}))))
+    let recorded = state
+        .intake
+        .event_for_key(key, event, "api")
+        .await
+        .map_err(intake_error)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"finding_ids": [recorded.finding_id]})),
+    ))
 }

@@ -37,7 +37,10 @@ pub fn router(state: AppState) -> Router {
         .route("/events", post(ingest::event_by_key))
         .route("/findings/{id}/events", post(ingest::event_by_id))
         .route("/findings/{id}", get(findings::show))
-        .route_layer(middleware::from_fn_with_state(state.keys.clone(), auth::require_key))
+        .route_layer(middleware::from_fn_with_state(
+            state.keys.clone(),
+            auth::require_key,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY));
     Router::new()
         .nest("/v1", v1)
@@ -64,7 +67,11 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
         Ok(()) => json!("ok"),
         Err(e) => json!(e),
     };
-    let status = if database.is_ok() && servicenow.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if database.is_ok() && servicenow.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     if let Err(e) = &database {
         tracing::warn!(error = %e, "readiness: database unreachable");
     }

@@ -13,38 +13,27 @@ use serde_json::{Map, Value};
 
 use super::Delivery;
 use super::notify::Notifier;
-use crate::servicenow::{Client, Disposition, Record, ReferenceKind, ServiceNowError};
+use crate::servicenow::{
+    Client, Disposition, Record, ReferenceError, ReferenceKind, ServiceNowError,
+};
 use crate::store::entity::outbox::Model as OutboxRow;
 use crate::store::findings::{self, TicketState};
 use crate::store::outbox::OpKind;
 
 /// Fields read back after every write, to keep the ticket link current.
-pub const TICKET_FIELDS: [&str; 5] = ["sys_id", "number", "state", "sys_mod_count", "sys_updated_on"];
+pub const TICKET_FIELDS: [&str; 5] = [
+    "sys_id",
+    "number",
+    "state",
+    "sys_mod_count",
+    "sys_updated_on",
+];
 
 /// A reference field given by name, resolved to a sys_id just before sending.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedReference {
-    pub kind: ReferenceKindName,
+    pub kind: ReferenceKind,
     pub name: String,
-}
-
-/// The stored spelling of [`ReferenceKind`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReferenceKindName {
-    Group,
-    Service,
-    User,
-}
-
-impl From<ReferenceKindName> for ReferenceKind {
-    fn from(kind: ReferenceKindName) -> Self {
-        match kind {
-            ReferenceKindName::Group => ReferenceKind::Group,
-            ReferenceKindName::Service => ReferenceKind::Service,
-            ReferenceKindName::User => ReferenceKind::User,
-        }
-    }
 }
 
 /// The payload of a ticket operation as stored in `outbox.payload`.
@@ -78,17 +67,25 @@ pub struct ServiceNowDeliverer {
 impl super::Deliver for ServiceNowDeliverer {
     async fn deliver(&self, row: &OutboxRow) -> Delivery {
         let Some(op) = OpKind::parse(&row.op) else {
-            return Delivery::Dead { reason: format!("unknown operation `{}`", row.op) };
+            return Delivery::Dead {
+                reason: format!("unknown operation `{}`", row.op),
+            };
         };
         if op == OpKind::NotifySource {
             return match serde_json::from_value::<NotifyPayload>(row.payload.clone()) {
                 Ok(p) => self.notifier.notify(&p.source, &p.body).await,
-                Err(e) => Delivery::Dead { reason: format!("stored payload is not a notification: {e}") },
+                Err(e) => Delivery::Dead {
+                    reason: format!("stored payload is not a notification: {e}"),
+                },
             };
         }
         let payload = match serde_json::from_value::<TicketPayload>(row.payload.clone()) {
             Ok(p) => p,
-            Err(e) => return Delivery::Dead { reason: format!("stored payload is not a ticket operation: {e}") },
+            Err(e) => {
+                return Delivery::Dead {
+                    reason: format!("stored payload is not a ticket operation: {e}"),
+                };
+            }
         };
         let result = match op {
             OpKind::CreateTicket => self.create(row, &payload).await,
@@ -97,8 +94,36 @@ impl super::Deliver for ServiceNowDeliverer {
         };
         match result {
             Ok(delivery) => delivery,
-            Err(err) => from_error(&err),
+            Err(Failure::ServiceNow(err)) => from_error(&err),
+            Err(Failure::Reference(err)) => match err.classify() {
+                Disposition::Retry { after } => Delivery::Retry {
+                    after,
+                    reason: err.to_string(),
+                    maybe_applied: false,
+                },
+                Disposition::GiveUp => Delivery::Dead {
+                    reason: err.to_string(),
+                },
+            },
         }
+    }
+}
+
+/// Why a delivery step failed: a ServiceNow call, or a name that resolves to no single record.
+enum Failure {
+    ServiceNow(ServiceNowError),
+    Reference(ReferenceError),
+}
+
+impl From<ServiceNowError> for Failure {
+    fn from(err: ServiceNowError) -> Self {
+        Self::ServiceNow(err)
+    }
+}
+
+impl From<ReferenceError> for Failure {
+    fn from(err: ReferenceError) -> Self {
+        Self::Reference(err)
     }
 }
 
@@ -110,45 +135,70 @@ pub fn from_error(err: &ServiceNowError) -> Delivery {
             reason: err.to_string(),
             maybe_applied: err.is_ambiguous_write(),
         },
-        Disposition::GiveUp => Delivery::Dead { reason: err.to_string() },
+        Disposition::GiveUp => Delivery::Dead {
+            reason: err.to_string(),
+        },
     }
 }
 
 impl ServiceNowDeliverer {
-    async fn fields_with_references(&self, payload: &TicketPayload) -> Result<Map<String, Value>, ServiceNowError> {
+    async fn fields_with_references(
+        &self,
+        payload: &TicketPayload,
+    ) -> Result<Map<String, Value>, Failure> {
         let mut fields = payload.fields.clone();
         for (field, reference) in &payload.references {
-            let sys_id = self.client.resolve_reference(reference.kind.into(), &reference.name).await?;
+            let sys_id = self
+                .client
+                .resolve_reference(reference.kind, &reference.name)
+                .await?;
             fields.insert(field.clone(), Value::String(sys_id));
         }
         Ok(fields)
     }
 
-    async fn create(&self, row: &OutboxRow, payload: &TicketPayload) -> Result<Delivery, ServiceNowError> {
+    async fn create(&self, row: &OutboxRow, payload: &TicketPayload) -> Result<Delivery, Failure> {
         if row.maybe_applied && !payload.correlation_id.is_empty() {
-            let found = self.client.find_by_correlation_id(&payload.table, &payload.correlation_id, &TICKET_FIELDS).await?;
+            let found = self
+                .client
+                .find_by_correlation_id(&payload.table, &payload.correlation_id, &TICKET_FIELDS)
+                .await?;
             if let Some(existing) = found.first() {
-                tracing::info!(outbox.id = row.id, number = existing.number().unwrap_or("?"), "create already applied; linking the existing ticket");
+                tracing::info!(
+                    outbox.id = row.id,
+                    number = existing.number().unwrap_or("?"),
+                    "create already applied; linking the existing ticket"
+                );
                 return Ok(self.save(row, existing).await);
             }
         }
         let fields = self.fields_with_references(payload).await?;
-        let record = self.client.create(&payload.table, &fields, &TICKET_FIELDS).await?;
+        let record = self
+            .client
+            .create(&payload.table, &fields, &TICKET_FIELDS)
+            .await?;
         Ok(self.save(row, &record).await)
     }
 
-    async fn update(&self, row: &OutboxRow, payload: &TicketPayload) -> Result<Delivery, ServiceNowError> {
+    async fn update(&self, row: &OutboxRow, payload: &TicketPayload) -> Result<Delivery, Failure> {
         let Some(sys_id) = self.sys_id(row).await else {
-            return Ok(Delivery::Dead { reason: "the finding has no ticket to update".to_owned() });
+            return Ok(Delivery::Dead {
+                reason: "the finding has no ticket to update".to_owned(),
+            });
         };
         let fields = self.fields_with_references(payload).await?;
-        let record = self.client.patch(&payload.table, &sys_id, &fields, &TICKET_FIELDS).await?;
+        let record = self
+            .client
+            .patch(&payload.table, &sys_id, &fields, &TICKET_FIELDS)
+            .await?;
         Ok(self.save(row, &record).await)
     }
 
-    async fn tag(&self, row: &OutboxRow, payload: &TicketPayload) -> Result<Delivery, ServiceNowError> {
+    async fn tag(&self, row: &OutboxRow, payload: &TicketPayload) -> Result<Delivery, Failure> {
         let Some(sys_id) = self.sys_id(row).await else {
-            return Ok(Delivery::Dead { reason: "the finding has no ticket to tag".to_owned() });
+            return Ok(Delivery::Dead {
+                reason: "the finding has no ticket to tag".to_owned(),
+            });
         };
         for tag in &payload.tags {
             self.client.add_tag(&payload.table, &sys_id, tag).await?;
@@ -157,7 +207,11 @@ impl ServiceNowDeliverer {
     }
 
     async fn sys_id(&self, row: &OutboxRow) -> Option<String> {
-        findings::link(&self.db, row.finding_id).await.ok().flatten().and_then(|l| l.sys_id)
+        findings::link(&self.db, row.finding_id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|l| l.sys_id)
     }
 
     /// Stores what ServiceNow returned. A failure here after a successful write is

@@ -3,6 +3,7 @@
 //! Rows are enqueued by `store::findings::record` in the transaction of the finding
 //! change; workers here claim them under a lease, deliver them, and ack with fencing.
 
+pub mod deliver;
 pub mod notify;
 pub mod retry;
 pub mod worker;
