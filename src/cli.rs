@@ -48,6 +48,8 @@ pub enum Command {
     },
     /// Validate the configuration and report what it sets, without secrets
     Check,
+    /// Run the ServiceNow emulator until stopped
+    Sim(Box<crate::sim::cli::SimArgs>),
 }
 
 /// Runs the parsed command line.
@@ -69,6 +71,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => serve(config).await,
         Command::Migrate { database } => migrate(config, database).await,
         Command::Check => Ok(check(&config)),
+        Command::Sim(args) => {
+            crate::sim::cli::run(*args, shutdown::on_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

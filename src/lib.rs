@@ -8,5 +8,6 @@ pub mod config;
 pub mod redact;
 pub mod server;
 pub mod shutdown;
+pub mod sim;
 pub mod store;
 pub mod telemetry;
