@@ -40,6 +40,8 @@ pub enum LogFormatArg {
 pub enum Command {
     /// Run the service: migrations, outbox workers and the HTTP API, until stopped
     Serve,
+    /// Start the emulator and the service, send sample findings, print the tickets made
+    Demo,
     /// Apply database migrations and exit
     Migrate {
         /// Database URL [default: database.url from the configuration]
@@ -73,6 +75,8 @@ pub enum Command {
     },
     /// Show the matched rule, the profile and the exact payload for a finding, offline
     Render(crate::mapping::render::RenderArgs),
+    /// Run the ServiceNow emulator until stopped
+    Sim(Box<crate::sim::cli::SimArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +134,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     telemetry::init(format, cli.log_level.as_deref(), &config.log.level);
     match cli.command {
         Command::Serve => serve(config).await,
+        Command::Demo => {
+            crate::demo::run().await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate { database } => migrate(config, database).await,
         Command::Check => Ok(check(&config).await),
         Command::Fields { table, string_only } => fields(&config, &table, string_only).await,
@@ -137,6 +145,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest { file, no_progress } => ingest_file(config, file, no_progress).await,
         Command::Outbox(command) => outbox_command(config, command).await,
         Command::Findings(command) => findings_command(config, command).await,
+        Command::Sim(args) => {
+            crate::sim::cli::run(*args, shutdown::on_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -7,10 +7,10 @@ use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::service;
 use crate::servicenow::Client;
 use crate::sim::{self, SimConfig};
 use crate::store::{findings, outbox};
-use crate::service;
 
 const KARSCH: &str = include_str!("karsch_ip_threat.json");
 const OORT_EVENT: &str = include_str!("oort_inactive_users.json");
@@ -18,7 +18,9 @@ const APPROVAL: &str = include_str!("approval_request.json");
 
 /// Runs the demo and prints what was created.
 pub async fn run() -> anyhow::Result<()> {
-    let sim = sim::spawn(SimConfig::default()).await.context("starting the ServiceNow emulator")?;
+    let sim = sim::spawn(SimConfig::default())
+        .await
+        .context("starting the ServiceNow emulator")?;
     let dir = std::env::temp_dir().join(format!("snowsync-demo-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let result = demo(&sim, &dir).await;
@@ -60,16 +62,30 @@ async fn demo(sim: &sim::SimHandle, dir: &std::path::Path) -> anyhow::Result<()>
     let api_key = format!("demo-{}", uuid::Uuid::new_v4().simple());
     let config = config(sim, dir, &api_key)?;
     println!("ServiceNow emulator: {}", sim.base_url());
-    let listener = tokio::net::TcpListener::bind(config.http.listen).await.context("binding the API listener")?;
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .context("binding the API listener")?;
     let shutdown = CancellationToken::new();
     let running = service::start(&config, listener, shutdown).await?;
     println!("snowsync API:        {}\n", running.url());
 
     let http = reqwest::Client::new();
     for (path, body, what) in [
-        ("/v1/findings", KARSCH, "Oort \"IP Threat Detected\" for karsch.heuck@simubiz.com"),
-        ("/v1/sources/oort/events", OORT_EVENT, "Oort webhook event \"Inactive Users\" failing 3 users"),
-        ("/v1/approval-requests", APPROVAL, "application approval request from dana.reyes@simubiz.com"),
+        (
+            "/v1/findings",
+            KARSCH,
+            "Oort \"IP Threat Detected\" for karsch.heuck@simubiz.com",
+        ),
+        (
+            "/v1/sources/oort/events",
+            OORT_EVENT,
+            "Oort webhook event \"Inactive Users\" failing 3 users",
+        ),
+        (
+            "/v1/approval-requests",
+            APPROVAL,
+            "application approval request from dana.reyes@simubiz.com",
+        ),
     ] {
         let response = http
             .post(format!("{}{path}", running.url()))
@@ -104,7 +120,9 @@ async fn wait_for_outbox(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()>
             .sum();
         if owed == 0 {
             if let Some((_, dead)) = counts.iter().find(|(s, _)| s == outbox::status::DEAD) {
-                println!("warning: {dead} outbox row(s) are dead; see `snowsync outbox list --state dead`");
+                println!(
+                    "warning: {dead} outbox row(s) are dead; see `snowsync outbox list --state dead`"
+                );
             }
             return Ok(());
         }
@@ -130,16 +148,26 @@ fn priority_label(code: &str) -> String {
 async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> anyhow::Result<()> {
     let mut rows = findings::list(db, None, 100).await?;
     rows.reverse();
-    println!("\n{:<12} {:<11} {:<13} {:<16} {:<28} {}", "NUMBER", "TABLE", "PRIORITY", "ASSIGNMENT GROUP", "TAGS", "SUBJECT");
+    println!(
+        "\n{:<12} {:<11} {:<13} {:<16} {:<28} {}",
+        "NUMBER", "TABLE", "PRIORITY", "ASSIGNMENT GROUP", "TAGS", "SUBJECT"
+    );
     let mut digest = None;
     for finding in &rows {
-        let Some(link) = findings::link(db, finding.id).await? else { continue };
+        let Some(link) = findings::link(db, finding.id).await? else {
+            continue;
+        };
         let Some(sys_id) = link.sys_id.clone() else {
-            println!("{:<12} {:<11} (not created) {}", "-", link.table_name, finding.subject);
+            println!(
+                "{:<12} {:<11} (not created) {}",
+                "-", link.table_name, finding.subject
+            );
             continue;
         };
         let fields = ["number", "priority", "assignment_group", "description"];
-        let Some(ticket) = client.get(&link.table_name, &sys_id, &fields).await? else { continue };
+        let Some(ticket) = client.get(&link.table_name, &sys_id, &fields).await? else {
+            continue;
+        };
         let group = match ticket.reference("assignment_group") {
             Some(id) if !id.is_empty() => client
                 .get("sys_user_group", id, &["name"])
@@ -153,13 +181,22 @@ async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> any
             "{:<12} {:<11} {:<13} {:<16} {:<28} {}",
             ticket.number().unwrap_or("-"),
             link.table_name,
-            ticket.str("priority").map(priority_label).unwrap_or_else(|| "-".to_owned()),
+            ticket
+                .str("priority")
+                .map(priority_label)
+                .unwrap_or_else(|| "-".to_owned()),
             group,
-            if tags.is_empty() { "-".to_owned() } else { tags.join(", ") },
+            if tags.is_empty() {
+                "-".to_owned()
+            } else {
+                tags.join(", ")
+            },
             finding.subject
         );
         if digest.is_none() && finding.check_id == "ip-threat-detected" {
-            digest = ticket.str("description").map(|d| (ticket.number().unwrap_or("-").to_owned(), d.to_owned()));
+            digest = ticket
+                .str("description")
+                .map(|d| (ticket.number().unwrap_or("-").to_owned(), d.to_owned()));
         }
     }
     if let Some((number, description)) = digest {
@@ -169,7 +206,14 @@ async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> any
 }
 
 async fn tags_of(client: &Client, sys_id: &str) -> anyhow::Result<Vec<String>> {
-    let entries = client.query("label_entry", &format!("table_key={sys_id}"), &["label"], 50).await?;
+    let entries = client
+        .query(
+            "label_entry",
+            &format!("table_key={sys_id}"),
+            &["label"],
+            50,
+        )
+        .await?;
     let mut names = Vec::new();
     for entry in entries {
         if let Some(label) = entry.reference("label")
