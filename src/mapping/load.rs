@@ -1,5 +1,5 @@
 //! Reading `mappings/*.toml`: spelling and types first (serde), then meaning (this file),
-//! every error naming the file, the line and the key.
+//! every error naming the file, the line and the key. Reads files only at load; never writes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
