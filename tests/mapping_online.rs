@@ -12,7 +12,7 @@ profile = "inc"
 [profile.inc]
 table = "incident"
 assignment_group = "Security Operations"
-business_service = "Identity Services"
+business_service = "Identity Management"
 assigned_to = "abel.tuter"
 caller = "fixed"
 caller_user = "soc.bot"
@@ -53,7 +53,7 @@ fn every_reference_is_listed_with_where_it_is_set() {
             ),
             (
                 ReferenceKind::Service,
-                "Identity Services",
+                "Identity Management",
                 "mappings/m.toml:7: profile.inc.business_service"
             ),
             (

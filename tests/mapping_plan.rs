@@ -56,6 +56,7 @@ fn a_first_failing_event_plans_the_whole_incident() {
             "impact",
             "short_description",
             "state",
+            "subcategory",
             "u_check_id",
             "u_finding_key",
             "u_source",
@@ -88,7 +89,7 @@ fn a_first_failing_event_plans_the_whole_incident() {
     );
     assert_eq!(
         plan.references["business_service"],
-        (ReferenceKind::Service, "Identity Services".to_owned())
+        (ReferenceKind::Service, "Identity Management".to_owned())
     );
     assert_eq!(
         plan.references["caller_id"],
