@@ -1,4 +1,5 @@
-//! The approval request format: one application approval request, one finding.
+//! The approval request format: one application approval request, one finding (pure
+//! parsing, no IO).
 //!
 //! ```json
 //! {

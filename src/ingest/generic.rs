@@ -1,4 +1,4 @@
-//! The generic finding JSON, snowsync's own input format.
+//! The generic finding JSON, snowsync's own input format (pure parsing, no IO).
 //!
 //! ```json
 //! {

@@ -142,6 +142,9 @@ fn field_error(path: &str, err: &serde_json::Error) -> IngestError {
     let join = |name: &str| {
         if path == "." || path.is_empty() {
             name.to_owned()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            // serde_path_to_error already ends the path with an unknown key.
+            path.to_owned()
         } else {
             format!("{path}.{name}")
         }

@@ -1,5 +1,5 @@
 //! The Oort failing-check webhook event: an EventBridge envelope whose `detail` names the
-//! check and the users failing it; each failing user becomes one finding.
+//! check and the users failing it; each failing user becomes one finding (pure parsing).
 //!
 //! ```json
 //! {"version": "0", "id": "abf0607d-…", "detail-type": "WebhookTest", "source": "…",

@@ -1,5 +1,5 @@
 //! Reading `mappings/*.toml`: spelling and types first (serde), then meaning (this file),
-//! every error naming the file, the line and the key.
+//! every error naming the file, the line and the key. Reads files only at load; never writes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -173,6 +173,17 @@ fn describe(path: &str, message: &str) -> (String, String) {
     let unknown = message
         .strip_prefix("unknown field `")
         .and_then(|rest| rest.split('`').next());
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    if let Some(name) = missing {
+        let key = if path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+        return (key, format!("is required ({message})"));
+    }
     match unknown {
         Some(name) => {
             let key = if path.ends_with(name) || path == "." {
@@ -196,10 +207,9 @@ fn rule(
     loc: &dyn Fn(&[Seg<'_>]) -> String,
 ) -> Result<Rule, MappingError> {
     let key_loc = |key: &str| {
-        (
-            loc(&[Seg::Key("rule"), Seg::Index(index), Seg::Key(key)]),
-            format!("rule[{index}].{key}"),
-        )
+        let mut path = vec![Seg::Key("rule"), Seg::Index(index)];
+        path.extend(key.split('.').map(Seg::Key));
+        (loc(&path), format!("rule[{index}].{key}"))
     };
     let fail = |key: &str, message: String| {
         let (origin, key) = key_loc(key);

@@ -1,5 +1,6 @@
 //! Planning: finding + event + mappings → the exact field map to send, with references
 //! by name and values cut to each field's length.
+//! It never plans priority and never resolves a reference name: delivery does that.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use serde_json::{Map, Value};
 use super::profile::{Caller, GroupBy, Profile};
 use super::{Mappings, Selection};
 use crate::domain::{Finding, ReferenceKind, SourceEvent};
-use crate::template::{self, ContextInfo, TemplateError, Templates};
+use crate::template::{self, ContextInfo, TemplateData, TemplateError, Templates};
 
 /// What to send to ServiceNow for one finding event.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,7 +178,7 @@ struct Planner<'a> {
     templates: &'a Templates,
     lengths: &'a FieldLengths,
     correlation_id: String,
-    context: Value,
+    context: TemplateData,
     fields: Map<String, Value>,
     references: BTreeMap<String, (ReferenceKind, String)>,
     tags: Vec<String>,
@@ -196,7 +197,7 @@ impl<'a> Planner<'a> {
             GroupBy::Subject => finding.key().correlation_id(),
             GroupBy::Check { .. } => finding.check_key().correlation_id(),
         };
-        let context = template::context(
+        let context = TemplateData::new(template::context(
             finding,
             ContextInfo {
                 event,
@@ -205,7 +206,7 @@ impl<'a> Planner<'a> {
                 profile: &selection.profile.name,
                 correlation_id: &correlation_id,
             },
-        );
+        ));
         Self {
             finding,
             selection,
@@ -242,7 +243,7 @@ impl<'a> Planner<'a> {
     fn render_field(&mut self, field: &str, template_name: &str) -> Result<(), PlanError> {
         let text = self
             .templates
-            .render(template_name, &self.context)
+            .render_data(template_name, &self.context)
             .map_err(|e| self.fail(e))?;
         self.set(field, text);
         Ok(())

@@ -1,5 +1,6 @@
 //! A profile: the ticket settings a rule selects (table, impact/urgency, groups, states,
 //! close code, tags, custom fields, templates), validated at load.
+//! Data and small lookups only: validation is `validate.rs`, planning is `plan.rs`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

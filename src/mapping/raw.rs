@@ -1,5 +1,5 @@
 //! A mapping file as written (every key checked for spelling), and where each key is,
-//! so that later validation can name the line.
+//! so that later validation can name the line. It gives no meaning to values.
 
 use std::collections::BTreeMap;
 use std::fmt;

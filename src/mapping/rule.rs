@@ -2,7 +2,7 @@
 //!
 //! Within a rule every given condition must hold; within one condition any listed value
 //! may match. Text patterns are globs (`*`, `?`, `[a-z]`) compared case-insensitively;
-//! a pattern without glob characters is an exact match.
+//! a pattern without glob characters is an exact match. Rules only select; they set nothing.
 
 use globset::{GlobBuilder, GlobMatcher};
 use serde_json::Value;

@@ -1,5 +1,6 @@
 //! The data a template sees: the finding, every field always present (null when unknown)
 //! so that strict mode flags misspelt names, plus the event being rendered.
+//! It copies finding text as values; nothing here is ever compiled.
 
 use serde_json::{Value, json};
 

@@ -1,4 +1,5 @@
-//! Template helpers: `join`, `truncate`, `default`, `upper`, `date`.
+//! Template helpers: `join`, `truncate`, `default`, `upper`, `date`; pure text functions
+//! that never read files, the clock or the network.
 //!
 //! Each returns a value, so helpers nest: `{{truncate (join subject.used_factors) 40}}`.
 //! In strict mode a misspelt variable is an error, except under `attributes.`, where

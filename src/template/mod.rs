@@ -150,20 +150,24 @@ impl Templates {
     /// Renders template `name` with `data`; trailing line breaks are dropped, so a file's
     /// final newline does not end up in a ticket field.
     pub fn render(&self, name: &str, data: &serde_json::Value) -> Result<String, TemplateError> {
-        let origin = self
-            .files
-            .get(name)
-            .map_or_else(|| format!("template `{name}`"), |p| p.display().to_string());
-        if !self.files.contains_key(name) {
+        self.render_data(name, &TemplateData::new(data.clone()))
+    }
+
+    /// [`Templates::render`] with data prepared once for several templates.
+    pub fn render_data(&self, name: &str, data: &TemplateData) -> Result<String, TemplateError> {
+        let Some(path) = self.files.get(name) else {
             return Err(TemplateError {
-                origin,
-                message: format!("no such template (expected {}.hbs)", name),
+                origin: format!("template `{name}`"),
+                message: format!(
+                    "no such template (expected {name}.hbs in {})",
+                    self.dir.display()
+                ),
             });
-        }
+        };
         self.registry
-            .render(name, data)
+            .render_with_context(name, &data.0)
             .map(trim_end)
-            .map_err(|e| render_error(&origin, e))
+            .map_err(|e| render_error(&path.display().to_string(), e))
     }
 
     /// Renders a template compiled from a mapping file; `origin` names it in errors.
@@ -171,18 +175,26 @@ impl Templates {
         &self,
         origin: &str,
         template: &InlineTemplate,
-        data: &serde_json::Value,
+        data: &TemplateData,
     ) -> Result<String, TemplateError> {
-        let ctx = Context::from(data.clone());
         let mut rc = RenderContext::new(None);
         let mut out = StringOutput::new();
         template
             .compiled
-            .render(&self.registry, &ctx, &mut rc, &mut out)
+            .render(&self.registry, &data.0, &mut rc, &mut out)
             .map_err(|e| render_error(origin, e))?;
         out.into_string()
             .map(trim_end)
             .map_err(|e| render_error(origin, e.into()))
+    }
+}
+
+/// A template context prepared once and rendered by several templates.
+pub struct TemplateData(Context);
+
+impl TemplateData {
+    pub fn new(data: serde_json::Value) -> Self {
+        Self(Context::from(data))
     }
 }
 
