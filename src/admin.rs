@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::store::entity::outbox::Model as OutboxRow;
+use crate::intake;
+use crate::mapping::{Mappings, Templates};
+use crate::store::outbox::OpKind;
 use crate::store::{findings, outbox};
 
 fn when(at: DateTime<Utc>) -> String {
@@ -83,19 +86,41 @@ fn describe_row(r: &OutboxRow) -> String {
     )
 }
 
-/// `outbox retry ID…`: revives dead rows; reports each.
-pub async fn outbox_retry(db: &impl ConnectionTrait, ids: &[i64]) -> Result<(String, bool), DbErr> {
+/// `outbox retry ID…`: revives dead rows, their payloads rendered again from the current
+/// mappings (the usual fix for a dead row is a mapping fix); reports each.
+pub async fn outbox_retry(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    mappings: &Mappings,
+    templates: &Templates,
+) -> Result<(String, bool), DbErr> {
     let mut out = String::new();
     let mut all = true;
     for &id in ids {
-        if outbox::revive(db, id, Utc::now()).await? {
-            let _ = writeln!(out, "outbox row {id}: pending again, due now");
+        let Some(row) = outbox::get(db, id).await?.filter(|r| r.status == outbox::status::DEAD) else {
+            all = false;
+            let _ = writeln!(out, "outbox row {id}: not retried (no such row, or it is not dead)");
+            continue;
+        };
+        let op = OpKind::parse(&row.op);
+        let payload = match (findings::get(db, row.finding_id).await?, op) {
+            (Some(finding), Some(op)) => match intake::replan(&finding, op, mappings, templates) {
+                Ok(payload) => payload,
+                Err(e) => {
+                    all = false;
+                    let _ = writeln!(out, "outbox row {id}: not retried: the mapping still fails: {e}");
+                    continue;
+                }
+            },
+            _ => None,
+        };
+        let rerendered = payload.is_some();
+        if outbox::revive(db, id, payload, Utc::now()).await? {
+            let how = if rerendered { "payload rendered from the current mappings" } else { "payload unchanged" };
+            let _ = writeln!(out, "outbox row {id}: pending again, due now ({how})");
         } else {
             all = false;
-            let _ = writeln!(
-                out,
-                "outbox row {id}: not retried (no such row, or it is not dead)"
-            );
+            let _ = writeln!(out, "outbox row {id}: not retried (it changed state meanwhile)");
         }
     }
     Ok((out, all))

@@ -175,7 +175,10 @@ async fn outbox_command(config: Config, command: OutboxCommand) -> anyhow::Resul
             Some(text) => (text, true),
             None => (format!("no outbox row {id}\n"), false),
         },
-        OutboxCommand::Retry { ids } => admin::outbox_retry(&db, &ids).await?,
+        OutboxCommand::Retry { ids } => {
+            let (mappings, templates) = load_mappings(&config)?;
+            admin::outbox_retry(&db, &ids, &mappings, &templates).await?
+        }
         OutboxCommand::Purge { older_than } => (admin::outbox_purge(&db, older_than).await?, true),
     };
     print!("{text}");
@@ -218,21 +221,17 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn load_mappings(config: &Config) -> anyhow::Result<(crate::mapping::Mappings, crate::mapping::Templates)> {
+    let mappings = crate::mapping::load(&config.mapping.rules_dir)
+        .with_context(|| format!("loading mappings from {}", config.mapping.rules_dir.display()))?;
+    let templates = crate::mapping::load_templates(&config.mapping.templates_dir)
+        .with_context(|| format!("loading templates from {}", config.mapping.templates_dir.display()))?;
+    Ok((mappings, templates))
+}
+
 async fn ingest_file(config: Config, file: PathBuf, no_progress: bool) -> anyhow::Result<ExitCode> {
     let db = open_store(&config).await?;
-    let mappings = crate::mapping::load(&config.mapping.rules_dir).with_context(|| {
-        format!(
-            "loading mappings from {}",
-            config.mapping.rules_dir.display()
-        )
-    })?;
-    let templates =
-        crate::mapping::load_templates(&config.mapping.templates_dir).with_context(|| {
-            format!(
-                "loading templates from {}",
-                config.mapping.templates_dir.display()
-            )
-        })?;
+    let (mappings, templates) = load_mappings(&config)?;
     let intake = crate::intake::Intake {
         db,
         mappings: std::sync::Arc::new(mappings),

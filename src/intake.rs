@@ -147,21 +147,14 @@ pub fn finding_record(finding: &Finding) -> FindingRecord {
 /// Reference fields filled from the finding's subject, who may not be a ServiceNow user.
 const SUBJECT_REFERENCES: [&str; 2] = ["caller_id", "requested_for"];
 
-/// Turns a ticket plan into the outbox rows for `event`.
-fn planned(plan: TicketPlan, event: Event, new: bool) -> Planned {
+/// The stored payload of a ticket operation: fields, and references to resolve by name.
+fn ticket_payload(plan: &TicketPlan) -> serde_json::Value {
     let references = plan
         .references
         .iter()
         .map(|(field, (kind, name))| {
             let optional = SUBJECT_REFERENCES.contains(&field.as_str());
-            (
-                field.clone(),
-                NamedReference {
-                    kind: *kind,
-                    name: name.clone(),
-                    optional,
-                },
-            )
+            (field.clone(), NamedReference { kind: *kind, name: name.clone(), optional })
         })
         .collect();
     let payload = TicketPayload {
@@ -171,23 +164,31 @@ fn planned(plan: TicketPlan, event: Event, new: bool) -> Planned {
         references,
         tags: Vec::new(),
     };
-    let as_json = |p: &TicketPayload| serde_json::to_value(p).unwrap_or_default();
+    // Invariant: TicketPayload is plain data; serialising cannot fail.
+    serde_json::to_value(payload).unwrap_or_default()
+}
+
+/// The stored payload of an `apply_tags` row, or `None` when the plan has no tags.
+fn tags_payload(plan: &TicketPlan) -> Option<serde_json::Value> {
+    (!plan.tags.is_empty()).then(|| {
+        let payload = TicketPayload { table: plan.table.clone(), tags: plan.tags.clone(), ..Default::default() };
+        serde_json::to_value(payload).unwrap_or_default()
+    })
+}
+
+/// Turns a ticket plan into the outbox rows for `event`.
+fn planned(plan: TicketPlan, event: Event, new: bool) -> Planned {
     let mut ops = Vec::new();
     match (event, new) {
         (Event::Failing, true) => {
-            ops.push((OpKind::CreateTicket, as_json(&payload)));
-            if !plan.tags.is_empty() {
-                let tags = TicketPayload {
-                    table: plan.table.clone(),
-                    tags: plan.tags.clone(),
-                    ..Default::default()
-                };
-                ops.push((OpKind::ApplyTags, as_json(&tags)));
+            ops.push((OpKind::CreateTicket, ticket_payload(&plan)));
+            if let Some(tags) = tags_payload(&plan) {
+                ops.push((OpKind::ApplyTags, tags));
             }
         }
-        (Event::Failing, false) => ops.push((OpKind::UpdateTicket, as_json(&payload))),
-        (Event::Resolved, _) => ops.push((OpKind::CloseTicket, as_json(&payload))),
-        (Event::Escalated, _) => ops.push((OpKind::EscalateTicket, as_json(&payload))),
+        (Event::Failing, false) => ops.push((OpKind::UpdateTicket, ticket_payload(&plan))),
+        (Event::Resolved, _) => ops.push((OpKind::CloseTicket, ticket_payload(&plan))),
+        (Event::Escalated, _) => ops.push((OpKind::EscalateTicket, ticket_payload(&plan))),
     }
     Planned {
         rule: Some(plan.rule.clone()),
@@ -195,4 +196,29 @@ fn planned(plan: TicketPlan, event: Event, new: bool) -> Planned {
         ticket: Some((plan.table, plan.correlation_id)),
         ops,
     }
+}
+
+/// Renders the payload of a stored row again from its finding and the mappings as they
+/// are now, so that `outbox retry` after a mapping fix sends the fixed payload.
+/// `None`: the operation is not rendered from the mappings (notifications, reopens).
+pub fn replan(
+    finding_row: &FindingRow,
+    op: OpKind,
+    mappings: &Mappings,
+    templates: &Templates,
+) -> Result<Option<serde_json::Value>, IntakeError> {
+    let finding = stored_finding(finding_row)?;
+    let occurrences = u64::try_from(finding_row.occurrences).unwrap_or(1);
+    let (event, occurrences) = match op {
+        OpKind::CreateTicket | OpKind::ApplyTags => (SourceEvent::Failing, 1),
+        OpKind::UpdateTicket => (SourceEvent::Failing, occurrences.max(2)),
+        OpKind::CloseTicket => (SourceEvent::Resolved, occurrences),
+        OpKind::EscalateTicket => (SourceEvent::Escalated, occurrences),
+        OpKind::ReopenTicket | OpKind::NotifySource => return Ok(None),
+    };
+    let plan = mapping::plan(&finding, event, occurrences, mappings, templates).map_err(|e| IntakeError::Plan(e.to_string()))?;
+    Ok(match op {
+        OpKind::ApplyTags => tags_payload(&plan),
+        _ => Some(ticket_payload(&plan)),
+    })
 }

@@ -244,7 +244,7 @@ on_both_engines!(
                 .is_empty()
         );
         assert!(
-            outbox::revive(&db, recorded.outbox_ids[0], Utc::now())
+            outbox::revive(&db, recorded.outbox_ids[0], None, Utc::now())
                 .await
                 .expect("revive")
         );

@@ -293,9 +293,19 @@ pub async fn release(
     Ok(result.rows_affected == 1)
 }
 
-/// Revives a dead row (`outbox retry`): pending now, attempts reset. `false` if not dead.
-pub async fn revive(db: &impl ConnectionTrait, id: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
-    let result = Outbox::update_many()
+/// Revives a dead row (`outbox retry`): pending now, attempts reset, with `payload` when
+/// one is given (rendered again from fixed mappings). `false` if the row is not dead.
+pub async fn revive(
+    db: &impl ConnectionTrait,
+    id: i64,
+    payload: Option<serde_json::Value>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let mut update = Outbox::update_many();
+    if let Some(payload) = payload {
+        update = update.col_expr(Column::Payload, Expr::value(payload));
+    }
+    let result = update
         .col_expr(Column::Status, Expr::value(status::PENDING))
         .col_expr(Column::Attempts, Expr::value(0))
         .col_expr(Column::NextAttemptAt, Expr::value(now))
