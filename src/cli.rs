@@ -57,6 +57,8 @@ pub enum Command {
         #[arg(long)]
         string_only: bool,
     },
+    /// Run the ServiceNow emulator until stopped
+    Sim(Box<crate::sim::cli::SimArgs>),
 }
 
 /// Runs the parsed command line.
@@ -79,6 +81,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate { database } => migrate(config, database).await,
         Command::Check => Ok(check(&config).await),
         Command::Fields { table, string_only } => fields(&config, &table, string_only).await,
+        Command::Sim(args) => {
+            crate::sim::cli::run(*args, shutdown::on_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -9,5 +9,6 @@ pub mod redact;
 pub mod server;
 pub mod servicenow;
 pub mod shutdown;
+pub mod sim;
 pub mod store;
 pub mod telemetry;

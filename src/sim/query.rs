@@ -1,0 +1,430 @@
+//! Encoded queries (`sysparm_query`): parsing into conditions, matching records, ordering.
+//! As on a real instance, a part naming an unknown field or operator is ignored and the rest
+//! still filters. Reads the store only.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use super::clock;
+use super::db::Db;
+use super::schema::{Kind, TableDef};
+
+/// What a query needs beyond its text.
+pub(crate) struct QueryCtx<'a> {
+    pub db: &'a Db,
+    pub def: &'a TableDef,
+    /// For `javascript:gs.getUserID()`.
+    pub user_sys_id: &'a str,
+    /// For `javascript:gs.nowDateTime()`.
+    pub now: &'a str,
+}
+
+/// A parsed encoded query.
+#[derive(Debug, Default)]
+pub(crate) struct Query {
+    /// `^NQ` groups, ORed; each an AND of clauses; each clause an OR of conditions.
+    groups: Vec<Vec<Vec<Cond>>>,
+    order: Vec<(Target, bool)>,
+    /// Some part was ignored (unknown field or operator, unsupported script).
+    pub invalid_parts: Vec<String>,
+}
+
+#[derive(Debug)]
+enum Target {
+    Own(usize, Kind),
+    Walk(Vec<usize>, Kind),
+    /// `sys_tags.<label>`: the sys_ids of records carrying the label.
+    Tagged(HashSet<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    StartsWith,
+    EndsWith,
+    Like,
+    NotLike,
+    IsEmpty,
+    IsNotEmpty,
+    Anything,
+    EmptyString,
+    In,
+    NotIn,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Between,
+}
+
+/// Longest first, so `ISNOTEMPTY` is not read as `IS...` and `<=` not as `<`.
+const OPS: &[(&str, Op)] = &[
+    ("ISNOTEMPTY", Op::IsNotEmpty),
+    ("ISEMPTY", Op::IsEmpty),
+    ("ANYTHING", Op::Anything),
+    ("EMPTYSTRING", Op::EmptyString),
+    ("NOT IN", Op::NotIn),
+    ("NOTLIKE", Op::NotLike),
+    ("STARTSWITH", Op::StartsWith),
+    ("ENDSWITH", Op::EndsWith),
+    ("LIKE", Op::Like),
+    ("IN", Op::In),
+    ("BETWEEN", Op::Between),
+    ("!=", Op::Ne),
+    ("<=", Op::Le),
+    (">=", Op::Ge),
+    ("=", Op::Eq),
+    ("<", Op::Lt),
+    (">", Op::Gt),
+];
+
+#[derive(Debug)]
+struct Cond {
+    target: Target,
+    op: Op,
+    values: Vec<String>,
+}
+
+/// Splits on `^`, where `^^` stands for a literal caret.
+fn tokens(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '^' {
+            current.push(c);
+        } else if chars.peek() == Some(&'^') {
+            chars.next();
+            current.push('^');
+        } else {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    out.push(current);
+    out.retain(|t| !t.is_empty());
+    out
+}
+
+impl Query {
+    /// Parses `text` against the table in `ctx`.
+    pub(crate) fn parse(text: &str, ctx: &QueryCtx<'_>) -> Self {
+        let mut q = Query::default();
+        let mut group: Vec<Vec<Cond>> = Vec::new();
+        let mut started = false;
+        for token in tokens(text) {
+            let mut t = token.as_str();
+            if let Some(rest) = t.strip_prefix("NQ") {
+                q.groups.push(std::mem::take(&mut group));
+                t = rest;
+            }
+            if t == "EQ" || t.is_empty() || t.starts_with("GROUPBY") {
+                continue;
+            }
+            if let Some(field) = t.strip_prefix("ORDERBYDESC") {
+                q.add_order(field, true, ctx);
+                continue;
+            }
+            if let Some(field) = t.strip_prefix("ORDERBY") {
+                q.add_order(field, false, ctx);
+                continue;
+            }
+            let (is_or, cond_text) = match t.strip_prefix("OR") {
+                Some(rest) => (true, rest),
+                None => (false, t),
+            };
+            started = true;
+            match parse_cond(cond_text, ctx) {
+                Some(c) => match group.last_mut() {
+                    Some(clause) if is_or => clause.push(c),
+                    _ => group.push(vec![c]),
+                },
+                None => {
+                    q.invalid_parts.push(cond_text.to_owned());
+                    // An ignored first half of an OR still leaves the OR to attach to.
+                    if !is_or {
+                        group.push(Vec::new());
+                    }
+                }
+            }
+        }
+        if started || !group.is_empty() || !q.groups.is_empty() {
+            q.groups.push(group);
+        }
+        // An emptied clause (all its conditions ignored) filters nothing.
+        for g in &mut q.groups {
+            g.retain(|clause| !clause.is_empty());
+        }
+        q
+    }
+
+    fn add_order(&mut self, field: &str, desc: bool, ctx: &QueryCtx<'_>) {
+        match target(field, ctx) {
+            Some(t) => self.order.push((t, desc)),
+            None => self.invalid_parts.push(format!("ORDERBY{field}")),
+        }
+    }
+
+    /// Whether a record matches.
+    pub(crate) fn matches(&self, db: &Db, def: &TableDef, values: &[String]) -> bool {
+        self.groups.is_empty()
+            || self.groups.iter().any(|g| {
+                g.iter()
+                    .all(|clause| clause.iter().any(|c| c.test(db, def, values)))
+            })
+    }
+
+    /// Sorts matched records by the `ORDERBY` parts; ties keep insertion order.
+    pub(crate) fn sort(&self, db: &Db, def: &TableDef, rows: &mut [&Vec<String>]) {
+        if self.order.is_empty() {
+            return;
+        }
+        rows.sort_by(|a, b| {
+            for (t, desc) in &self.order {
+                let (va, kind) = value_of(t, db, def, a);
+                let (vb, _) = value_of(t, db, def, b);
+                let o = compare(kind, &va, &vb);
+                if o != Ordering::Equal {
+                    return if *desc { o.reverse() } else { o };
+                }
+            }
+            Ordering::Equal
+        });
+    }
+}
+
+fn target(field: &str, ctx: &QueryCtx<'_>) -> Option<Target> {
+    if let Some(label) = field.strip_prefix("sys_tags.") {
+        return Some(Target::Tagged(tagged(ctx, label)));
+    }
+    if let Some(i) = ctx.def.idx(field) {
+        return Some(Target::Own(i, ctx.def.fields[i].kind));
+    }
+    let mut path = Vec::new();
+    let mut def = ctx.def;
+    let parts: Vec<&str> = field.split('.').collect();
+    for (n, part) in parts.iter().enumerate() {
+        let i = def.idx(part)?;
+        path.push(i);
+        if n + 1 == parts.len() {
+            return (n > 0).then(|| Target::Walk(path, def.fields[i].kind));
+        }
+        let t = def.fields[i].kind.reference_table()?;
+        def = ctx
+            .db
+            .schema
+            .table(ctx.db.schema.reference_targets(t).first()?)?;
+    }
+    None
+}
+
+/// sys_ids of records of the queried table carrying label `label`.
+fn tagged(ctx: &QueryCtx<'_>, label: &str) -> HashSet<String> {
+    let (Some(def), Some(rows)) = (
+        ctx.db.schema.table("label_entry"),
+        ctx.db.table("label_entry"),
+    ) else {
+        return HashSet::new();
+    };
+    let (Some(l), Some(t), Some(k)) = (def.idx("label"), def.idx("table"), def.idx("table_key"))
+    else {
+        return HashSet::new();
+    };
+    rows.rows()
+        .filter(|r| r[l] == label && r[t] == ctx.def.name)
+        .map(|r| r[k].clone())
+        .collect()
+}
+
+fn parse_cond(text: &str, ctx: &QueryCtx<'_>) -> Option<Cond> {
+    let end = text
+        .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'))
+        .unwrap_or(text.len());
+    let (field, rest) = text.split_at(end);
+    let (op_text, op) = OPS.iter().find(|(s, _)| rest.starts_with(s))?;
+    let raw = &rest[op_text.len()..];
+    let target = target(field, ctx)?;
+    let kind = match &target {
+        Target::Own(_, k) | Target::Walk(_, k) => *k,
+        Target::Tagged(_) => Kind::Guid,
+    };
+    let values: Vec<String> = match op {
+        Op::In | Op::NotIn => raw
+            .split(',')
+            .map(|v| normalize(v, kind, ctx))
+            .collect::<Option<_>>()?,
+        Op::Between => raw
+            .split('@')
+            .map(|v| normalize(v, kind, ctx))
+            .collect::<Option<_>>()?,
+        _ => vec![normalize(raw, kind, ctx)?],
+    };
+    if *op == Op::Between && values.len() != 2 {
+        return None;
+    }
+    Some(Cond {
+        target,
+        op: *op,
+        values,
+    })
+}
+
+/// A query value as stored values read: scripts evaluated, date-times in full form.
+fn normalize(raw: &str, kind: Kind, ctx: &QueryCtx<'_>) -> Option<String> {
+    let v = match raw.strip_prefix("javascript:") {
+        Some(script) => eval_script(script.trim(), ctx)?,
+        None => raw.to_owned(),
+    };
+    if kind.is_date() && !v.is_empty() {
+        // Plain date strings are UTC (open question 4: believed).
+        return clock::parse(&v).map(|t| clock::format(&t)).or(Some(v));
+    }
+    Some(v)
+}
+
+/// The few server-side scripts integrations put in queries; anything else is ignored.
+fn eval_script(script: &str, ctx: &QueryCtx<'_>) -> Option<String> {
+    let script = script.trim_end_matches(';');
+    if script == "gs.getUserID()" {
+        return Some(ctx.user_sys_id.to_owned());
+    }
+    if script == "gs.nowDateTime()" {
+        return Some(ctx.now.to_owned());
+    }
+    // Open question 4: gs.dateGenerate('YYYY-MM-DD','HH:MM:SS') is believed to work.
+    let args = script.strip_prefix("gs.dateGenerate(")?.strip_suffix(')')?;
+    let parts: Vec<&str> = args
+        .split(',')
+        .map(|a| a.trim().trim_matches(|c| c == '\'' || c == '"'))
+        .collect();
+    match parts.as_slice() {
+        [date, time] => {
+            let t = clock::parse(&format!("{date} {time}"))?;
+            Some(clock::format(&t))
+        }
+        _ => None,
+    }
+}
+
+fn value_of(t: &Target, db: &Db, def: &TableDef, values: &[String]) -> (String, Kind) {
+    match t {
+        Target::Own(i, k) => (values[*i].clone(), *k),
+        Target::Walk(path, k) => (walk(db, def, values, path).unwrap_or_default(), *k),
+        Target::Tagged(set) => (
+            if set.contains(&values[def.sys("sys_id")]) {
+                "1".into()
+            } else {
+                String::new()
+            },
+            Kind::String,
+        ),
+    }
+}
+
+fn walk(db: &Db, def: &TableDef, values: &[String], path: &[usize]) -> Option<String> {
+    let (last, steps) = path.split_last()?;
+    let mut def = def;
+    let mut row: &[String] = values;
+    for &i in steps {
+        let t = def.fields[i].kind.reference_table()?;
+        let targets = db.schema.reference_targets(t);
+        let (name, next) = db.get_any(&targets, &row[i])?;
+        def = db.schema.table(name)?;
+        row = next;
+    }
+    Some(row[*last].clone())
+}
+
+impl Cond {
+    fn test(&self, db: &Db, def: &TableDef, values: &[String]) -> bool {
+        let (v, kind) = match &self.target {
+            Target::Tagged(set) => {
+                let has = set.contains(&values[def.sys("sys_id")]);
+                return match self.op {
+                    Op::Eq | Op::IsNotEmpty | Op::Like | Op::In => has,
+                    Op::Ne | Op::IsEmpty | Op::NotLike | Op::NotIn => !has,
+                    _ => false,
+                };
+            }
+            Target::Own(i, k) => (std::borrow::Cow::Borrowed(values[*i].as_str()), *k),
+            Target::Walk(path, k) => (walk(db, def, values, path).unwrap_or_default().into(), *k),
+        };
+        let v: &str = &v;
+        let first = self.values.first().map(String::as_str).unwrap_or("");
+        match self.op {
+            Op::Eq => eq(kind, v, first),
+            // `!=` also matches empty values, as the platform adds "or is empty" to it.
+            Op::Ne => !eq(kind, v, first),
+            Op::StartsWith => starts_ci(v, first),
+            Op::EndsWith => v.len() >= first.len() && ends_ci(v, first),
+            Op::Like => contains_ci(v, first),
+            Op::NotLike => !contains_ci(v, first),
+            Op::IsEmpty | Op::EmptyString => v.is_empty(),
+            Op::IsNotEmpty => !v.is_empty(),
+            Op::Anything => true,
+            Op::In => self.values.iter().any(|x| eq(kind, v, x)),
+            Op::NotIn => !self.values.iter().any(|x| eq(kind, v, x)),
+            Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::Between if v.is_empty() => false,
+            Op::Lt => compare(kind, v, first) == Ordering::Less,
+            Op::Le => compare(kind, v, first) != Ordering::Greater,
+            Op::Gt => compare(kind, v, first) == Ordering::Greater,
+            Op::Ge => compare(kind, v, first) != Ordering::Less,
+            Op::Between => {
+                let hi = self.values.get(1).map(String::as_str).unwrap_or("");
+                compare(kind, v, first) != Ordering::Less
+                    && compare(kind, v, hi) != Ordering::Greater
+            }
+        }
+    }
+}
+
+/// String comparisons are case-insensitive, as on the platform's database collation.
+fn eq(kind: Kind, a: &str, b: &str) -> bool {
+    if kind.is_numeric()
+        && let (Ok(x), Ok(y)) = (a.parse::<f64>(), b.parse::<f64>())
+    {
+        return x == y;
+    }
+    a.eq_ignore_ascii_case(b)
+}
+
+fn compare(kind: Kind, a: &str, b: &str) -> Ordering {
+    if kind.is_numeric()
+        && let (Ok(x), Ok(y)) = (a.parse::<f64>(), b.parse::<f64>())
+    {
+        return x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+    }
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+}
+
+fn starts_ci(hay: &str, needle: &str) -> bool {
+    hay.len() >= needle.len()
+        && hay.as_bytes()[..needle.len()].eq_ignore_ascii_case(needle.as_bytes())
+}
+
+fn ends_ci(hay: &str, needle: &str) -> bool {
+    hay.as_bytes()[hay.len() - needle.len()..].eq_ignore_ascii_case(needle.as_bytes())
+}
+
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    needle.is_empty()
+        || hay
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tokens;
+
+    #[test]
+    fn double_caret_is_a_literal_caret() {
+        assert_eq!(
+            tokens("a=x^^y^ORb=1^NQc=2"),
+            vec!["a=x^y", "ORb=1", "NQc=2"]
+        );
+    }
+}

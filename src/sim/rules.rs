@@ -1,0 +1,409 @@
+//! Business rules of the emulated instance: default values, incident priority and state
+//! model, the resolve data policy, closed-record protection, and request approvals.
+//! Called by `write` around every stored change; never called from HTTP code directly.
+
+use super::clock;
+use super::db::Db;
+use super::error::SnError;
+use super::schema::TableDef;
+use super::write::{self, Actor, WriteCtx};
+
+const RESOLVED: &str = "6";
+const CLOSED: &str = "7";
+const CANCELED: &str = "8";
+const ON_HOLD: &str = "3";
+const IN_PROGRESS: &str = "2";
+/// hold_reason "Awaiting Caller" (open question 8: believed value).
+const AWAITING_CALLER: &str = "1";
+
+fn get<'v>(def: &TableDef, values: &'v [String], name: &str) -> &'v str {
+    def.idx(name).map(|i| values[i].as_str()).unwrap_or("")
+}
+
+fn set(def: &TableDef, values: &mut [String], name: &str, v: impl Into<String>) {
+    if let Some(i) = def.idx(name) {
+        values[i] = v.into();
+    }
+}
+
+/// Priority from impact × urgency, the standard data-lookup matrix.
+pub(crate) fn priority(impact: &str, urgency: &str) -> Option<&'static str> {
+    let i: u8 = impact.parse().ok().filter(|n| (1..=3).contains(n))?;
+    let u: u8 = urgency.parse().ok().filter(|n| (1..=3).contains(n))?;
+    Some(["1", "2", "3", "4", "5"][usize::from(i + u - 2)])
+}
+
+/// Values a new record starts with, before the client's.
+pub(crate) fn defaults(db: &mut Db, def: &TableDef, values: &mut [String], ctx: &WriteCtx<'_>) {
+    let now = ctx.now.as_str();
+    let user = ctx.actor.user_name.as_str();
+    let d = |values: &mut [String], pairs: &[(&str, &str)]| {
+        for (k, v) in pairs {
+            set(def, values, k, *v);
+        }
+    };
+    d(
+        values,
+        &[
+            ("sys_created_on", now),
+            ("sys_updated_on", now),
+            ("sys_created_by", user),
+            ("sys_updated_by", user),
+            ("sys_mod_count", "0"),
+        ],
+    );
+    set(def, values, "sys_id", write::new_sys_id());
+    if let Some(prefix) = def.number_prefix {
+        let number = db.next_number(def.name, prefix);
+        set(def, values, "number", number);
+    }
+    if def.is_task() {
+        d(
+            values,
+            &[
+                ("made_sla", "true"),
+                ("upon_reject", "cancel"),
+                ("upon_approval", "proceed"),
+                ("opened_at", now),
+                ("sys_domain", "global"),
+                ("sys_domain_path", "/"),
+                ("state", "1"),
+                ("knowledge", "false"),
+                ("impact", "3"),
+                ("urgency", "3"),
+                ("priority", "4"),
+                ("active", "true"),
+                ("approval", "not requested"),
+                ("reassignment_count", "0"),
+                ("escalation", "0"),
+                ("sys_class_name", def.name),
+            ],
+        );
+        set(def, values, "opened_by", ctx.actor.sys_id.clone());
+    }
+    match def.name {
+        "incident" => d(
+            values,
+            &[
+                ("child_incidents", "0"),
+                ("category", "inquiry"),
+                ("notify", "1"),
+                ("incident_state", "1"),
+                ("severity", "3"),
+                ("reopen_count", "0"),
+            ],
+        ),
+        // Open question 10: a request starts awaiting approval (believed choice values).
+        "sc_request" => d(
+            values,
+            &[
+                ("price", "0"),
+                ("request_state", "requested"),
+                ("stage", "requested"),
+                ("approval", "requested"),
+            ],
+        ),
+        "sysapproval_approver" => d(values, &[("state", "requested")]),
+        "sys_user" => d(values, &[("active", "true"), ("locked_out", "false")]),
+        "sys_user_group" => d(values, &[("active", "true")]),
+        "cmdb_ci_service" => d(values, &[("operational_status", "1")]),
+        "label" => {
+            d(
+                values,
+                &[
+                    ("type", "standard"),
+                    ("viewable_by", "everyone"),
+                    ("active", "true"),
+                ],
+            );
+            set(def, values, "owner", ctx.actor.sys_id.clone());
+        }
+        _ => {}
+    }
+}
+
+/// Refuses changes to records the account may not touch: closed incidents are read-only for
+/// non-admins, and no seeded account is an admin.
+pub(crate) fn guard_update(def: &TableDef, old: &[String]) -> Result<(), SnError> {
+    if def.name == "incident" && get(def, old, "state") == CLOSED {
+        return Err(SnError::update_acl());
+    }
+    Ok(())
+}
+
+/// Derived fields and checks before a record is stored.
+pub(crate) fn before(
+    _db: &Db,
+    def: &TableDef,
+    old: Option<&[String]>,
+    new: &mut [String],
+    ctx: &WriteCtx<'_>,
+) -> Result<(), SnError> {
+    if def.is_task() {
+        let number = get(def, new, "number").to_owned();
+        set(def, new, "task_effective_number", number);
+        let before = old.map(|o| get(def, o, "approval")).unwrap_or("");
+        let after = get(def, new, "approval");
+        if before != after && matches!(after, "approved" | "rejected") {
+            set(def, new, "approval_set", ctx.now.clone());
+        }
+    }
+    match def.name {
+        "incident" => incident(def, old, new, ctx),
+        "sc_request" => {
+            request_closure(def, old, new, ctx);
+            Ok(())
+        }
+        "label_entry" => {
+            // The target fills itself in from the tagged record.
+            let key = get(def, new, "table_key").to_owned();
+            set(def, new, "target", key);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn incident(
+    def: &TableDef,
+    old: Option<&[String]>,
+    new: &mut [String],
+    ctx: &WriteCtx<'_>,
+) -> Result<(), SnError> {
+    // state and incident_state carry the same value; whichever the client changed wins.
+    let base = |f: &str| {
+        old.map(|o| get(def, o, f).to_owned())
+            .unwrap_or_else(|| "1".into())
+    };
+    let (state, istate) = (
+        get(def, new, "state").to_owned(),
+        get(def, new, "incident_state").to_owned(),
+    );
+    if state == base("state") && istate != base("incident_state") {
+        set(def, new, "state", istate);
+    } else {
+        set(def, new, "incident_state", state);
+    }
+    // Priority is computed, never taken from the client.
+    if let Some(p) = priority(get(def, new, "impact"), get(def, new, "urgency")) {
+        set(def, new, "priority", p);
+    }
+    let old_state = old.map(|o| get(def, o, "state")).unwrap_or("");
+    let user = ctx.actor.sys_id.clone();
+    let now = ctx.now.clone();
+    if let Some(o) = old {
+        // The caller answering an "Awaiting Caller" hold puts the incident back in progress.
+        let caller = get(def, o, "caller_id");
+        if old_state == ON_HOLD
+            && get(def, new, "state") == ON_HOLD
+            && get(def, o, "hold_reason") == AWAITING_CALLER
+            && !caller.is_empty()
+            && caller == ctx.actor.sys_id
+        {
+            set(def, new, "state", IN_PROGRESS);
+            set(def, new, "incident_state", IN_PROGRESS);
+        }
+        if get(def, o, "assignment_group") != get(def, new, "assignment_group") {
+            let n: u64 = get(def, new, "reassignment_count").parse().unwrap_or(0);
+            set(def, new, "reassignment_count", (n + 1).to_string());
+        }
+    }
+    let state = get(def, new, "state").to_owned();
+    if state != ON_HOLD {
+        set(def, new, "hold_reason", "");
+    }
+    if state != old_state {
+        let resolve = |new: &mut [String]| {
+            set(def, new, "resolved_at", now.clone());
+            if get(def, new, "resolved_by").is_empty() {
+                set(def, new, "resolved_by", user.clone());
+            }
+            if let Some(secs) = clock::seconds_between(get(def, new, "opened_at"), &now) {
+                set(def, new, "calendar_stc", secs.to_string());
+                set(def, new, "calendar_duration", clock::duration_text(secs));
+            }
+        };
+        match state.as_str() {
+            RESOLVED => resolve(new),
+            CLOSED => {
+                if get(def, new, "resolved_at").is_empty() {
+                    resolve(new);
+                }
+                set(def, new, "closed_at", now.clone());
+                set(def, new, "closed_by", user.clone());
+                set(def, new, "active", "false");
+            }
+            CANCELED => set(def, new, "active", "false"),
+            _ if matches!(old_state, RESOLVED | CLOSED | CANCELED) => {
+                let n: u64 = get(def, new, "reopen_count").parse().unwrap_or(0);
+                set(def, new, "reopen_count", (n + 1).to_string());
+                set(def, new, "reopened_by", user.clone());
+                set(def, new, "reopened_time", now.clone());
+                set(def, new, "active", "true");
+            }
+            _ => {}
+        }
+    }
+    // Data policy: resolving or closing needs a resolution code and notes.
+    if matches!(state.as_str(), RESOLVED | CLOSED) {
+        let missing: Vec<&str> = [
+            ("close_code", "Resolution code"),
+            ("close_notes", "Resolution notes"),
+        ]
+        .iter()
+        .filter(|(f, _)| get(def, new, f).trim().is_empty())
+        .map(|(_, label)| *label)
+        .collect();
+        if !missing.is_empty() {
+            return Err(SnError::data_policy(&missing));
+        }
+    }
+    Ok(())
+}
+
+/// sc_request states 3, 4 and 7 (Closed Complete, Incomplete, Skipped) end the request.
+fn request_closure(def: &TableDef, old: Option<&[String]>, new: &mut [String], ctx: &WriteCtx<'_>) {
+    let state = get(def, new, "state").to_owned();
+    let old_state = old.map(|o| get(def, o, "state")).unwrap_or("");
+    if state != old_state && matches!(state.as_str(), "3" | "4" | "7") {
+        set(def, new, "active", "false");
+        set(def, new, "closed_at", ctx.now.clone());
+        set(def, new, "closed_by", ctx.actor.sys_id.clone());
+    }
+}
+
+/// Side effects after a record is stored.
+pub(crate) fn after(
+    db: &mut Db,
+    def: &TableDef,
+    old: Option<&[String]>,
+    new: &[String],
+    ctx: &WriteCtx<'_>,
+) {
+    match def.name {
+        "sc_request"
+            if old.is_none()
+                && get(def, new, "approval") == "requested"
+                && !ctx.approver.is_empty() =>
+        {
+            request_approver(db, def, new, ctx);
+        }
+        "sysapproval_approver" => {
+            let request = get(def, new, "sysapproval").to_owned();
+            sync_request_approval(db, &request, ctx);
+        }
+        _ => {}
+    }
+}
+
+/// Side effects after a record is deleted.
+pub(crate) fn after_delete(db: &mut Db, def: &TableDef, old: &[String], ctx: &WriteCtx<'_>) {
+    if def.name == "sysapproval_approver" {
+        let request = get(def, old, "sysapproval").to_owned();
+        sync_request_approval(db, &request, ctx);
+    }
+}
+
+/// The approval workflow of a new request: one approval for the configured approver.
+fn request_approver(db: &mut Db, def: &TableDef, request: &[String], ctx: &WriteCtx<'_>) {
+    let schema = db.schema.clone();
+    let Some(adef) = schema.table("sysapproval_approver") else {
+        return;
+    };
+    let sys_id = get(def, request, "sys_id").to_owned();
+    let system = Actor::system();
+    let sys_ctx = WriteCtx {
+        actor: &system,
+        system: true,
+        input_display: false,
+        ..ctx.clone()
+    };
+    let input = vec![
+        ("approver".to_owned(), ctx.approver.to_owned()),
+        ("sysapproval".to_owned(), sys_id.clone()),
+        ("document_id".to_owned(), sys_id),
+        ("source_table".to_owned(), def.name.to_owned()),
+        ("state".to_owned(), "requested".to_owned()),
+    ];
+    let _ = write::create(db, adef, &input, &sys_ctx);
+}
+
+/// A request's approval follows its approvals: any rejection rejects it; once every approval
+/// is decided and one approved, it is approved. The change is the approver's update.
+fn sync_request_approval(db: &mut Db, request_id: &str, ctx: &WriteCtx<'_>) {
+    let schema = db.schema.clone();
+    let (Some(adef), Some(approvals)) = (
+        schema.table("sysapproval_approver"),
+        db.table("sysapproval_approver"),
+    ) else {
+        return;
+    };
+    let states: Vec<String> = approvals
+        .rows()
+        .filter(|r| get(adef, r, "sysapproval") == request_id)
+        .map(|r| get(adef, r, "state").to_owned())
+        .collect();
+    let decided = |s: &String| matches!(s.as_str(), "approved" | "not_required" | "cancelled");
+    let approval = if states.iter().any(|s| s == "rejected") {
+        "rejected"
+    } else if !states.is_empty()
+        && states.iter().all(decided)
+        && states.iter().any(|s| s == "approved")
+    {
+        "approved"
+    } else if states.iter().any(|s| s == "requested") {
+        "requested"
+    } else {
+        return;
+    };
+    let targets = schema.reference_targets("task");
+    let Some((table, row)) = db.get_any(&targets, request_id) else {
+        return;
+    };
+    let Some(def) = schema.table(table) else {
+        return;
+    };
+    if get(def, row, "approval") == approval {
+        return;
+    }
+    let mut values = row.clone();
+    set(def, &mut values, "approval", approval);
+    set(def, &mut values, "approval_set", ctx.now.clone());
+    let (request_state, stage) = match approval {
+        "approved" => ("in_process", "fulfillment"),
+        "rejected" => ("closed_rejected", "closed_incomplete"),
+        _ => ("requested", "requested"),
+    };
+    if def.name == "sc_request" {
+        set(def, &mut values, "request_state", request_state);
+        set(def, &mut values, "stage", stage);
+        if approval == "rejected" {
+            set(def, &mut values, "state", "4");
+            set(def, &mut values, "active", "false");
+            set(def, &mut values, "closed_at", ctx.now.clone());
+            set(def, &mut values, "closed_by", ctx.actor.sys_id.clone());
+        }
+    }
+    write::touch(def, &mut values, ctx);
+    let _ = db.replace(table, values);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::priority;
+
+    #[test]
+    fn priority_follows_the_standard_matrix() {
+        let expected = [["1", "2", "3"], ["2", "3", "4"], ["3", "4", "5"]];
+        for (i, row) in expected.iter().enumerate() {
+            for (u, p) in row.iter().enumerate() {
+                assert_eq!(
+                    priority(&(i + 1).to_string(), &(u + 1).to_string()),
+                    Some(*p)
+                );
+            }
+        }
+        assert_eq!(priority("4", "1"), None);
+        assert_eq!(priority("", "1"), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! Observability for tests and benchmarks: request counts per method and path template,
+//! answers per status, injected faults, and per table the record count and duplicate audit.
+//! Counts only; it never changes how a request is served.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde::{Deserialize, Serialize};
+
+use super::Sim;
+
+/// What `GET /sim/stats` returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimStats {
+    /// Requests by `"METHOD /path/template"`, e.g. `"POST /api/now/table/incident"` or
+    /// `"PATCH /api/now/v2/table/incident/{sys_id}"`. The `/sim/` endpoints are not counted.
+    pub requests: BTreeMap<String, u64>,
+    pub requests_total: u64,
+    /// Answers by HTTP status.
+    pub responses: BTreeMap<String, u64>,
+    /// Injected faults by kind (`error_500`, `commit_then_fail`, `too_many_requests`, ...).
+    pub faults: BTreeMap<String, u64>,
+    pub tables: BTreeMap<String, TableStats>,
+}
+
+impl SimStats {
+    /// Requests counted under `method` and `template`.
+    pub fn requests_to(&self, method: &str, template: &str) -> u64 {
+        self.requests
+            .get(&format!("{method} {template}"))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Records of `table` whose non-empty correlation_id another record shares.
+    pub fn duplicate_records(&self, table: &str) -> u64 {
+        self.tables
+            .get(table)
+            .map(|t| t.duplicate_correlation_records)
+            .unwrap_or(0)
+    }
+
+    /// Records in `table`.
+    pub fn records(&self, table: &str) -> u64 {
+        self.tables.get(table).map(|t| t.records).unwrap_or(0)
+    }
+}
+
+/// One table's counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableStats {
+    pub records: u64,
+    /// Records sharing a non-empty correlation_id with another record: the duplicate audit.
+    pub duplicate_correlation_records: u64,
+    /// Distinct correlation_ids carried by more than one record.
+    pub duplicate_correlation_ids: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: HashMap<String, u64>,
+    total: u64,
+    responses: HashMap<u16, u64>,
+    faults: HashMap<String, u64>,
+}
+
+/// Running counters.
+#[derive(Default)]
+pub(crate) struct Counters {
+    inner: Mutex<Inner>,
+}
+
+impl Counters {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn request(&self, method: &str, template: &str) {
+        let mut s = self.lock();
+        s.total += 1;
+        let key = format!("{method} {template}");
+        *s.requests.entry(key).or_insert(0) += 1;
+    }
+
+    pub(crate) fn response(&self, status: u16) {
+        *self.lock().responses.entry(status).or_insert(0) += 1;
+    }
+
+    pub(crate) fn fault(&self, kind: &str) {
+        *self.lock().faults.entry(kind.to_owned()).or_insert(0) += 1;
+    }
+}
+
+/// The current counts.
+pub(crate) fn snapshot(sim: &Sim) -> SimStats {
+    let tables = {
+        let db = sim.read_db();
+        db.schema
+            .tables()
+            .map(|t| {
+                let (records, (dup_records, dup_ids)) = db
+                    .table(t.name)
+                    .map(|rows| (rows.len() as u64, rows.duplicate_audit()))
+                    .unwrap_or((0, (0, 0)));
+                (
+                    t.name.to_owned(),
+                    TableStats {
+                        records,
+                        duplicate_correlation_records: dup_records,
+                        duplicate_correlation_ids: dup_ids,
+                    },
+                )
+            })
+            .collect()
+    };
+    let s = sim.stats.lock();
+    SimStats {
+        requests: s.requests.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        requests_total: s.total,
+        responses: s
+            .responses
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+        faults: s.faults.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        tables,
+    }
+}
