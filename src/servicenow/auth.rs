@@ -75,10 +75,13 @@ struct Token {
 }
 
 impl Token {
-    /// Usable without renewal: more than a margin (a tenth of the lifetime, at most a minute)
-    /// before expiry, so a request never leaves with a token about to die in flight.
+    /// Usable without renewal: more than a margin before expiry, so a request never leaves
+    /// with a token about to die in flight. The margin is a tenth of the lifetime, between one
+    /// second (`expires_in` counts whole seconds) and a minute, and at most half the lifetime.
     fn fresh(&self, now: Instant) -> bool {
-        let margin = (self.lifetime / 10).min(Duration::from_secs(60));
+        let margin = (self.lifetime / 10)
+            .clamp(Duration::from_secs(1), Duration::from_secs(60))
+            .min(self.lifetime / 2);
         now + margin < self.expires_at
     }
 }
