@@ -8,9 +8,11 @@ use snowsync::sim::{self, SimConfig, SimHandle};
 fn write_config(dir: &Path, sim: &SimHandle, auth: &str, password: &str) -> std::path::PathBuf {
     let (user, _) = sim.integration_credentials();
     let (client_id, secret) = sim.oauth_client();
+    // Written without the trailing `/`: the configuration normalises it.
+    let instance = sim.base_url().as_str().trim_end_matches('/').to_owned();
     let text = format!(
         r#"[servicenow]
-instance_url = "{}"
+instance_url = "{instance}"
 auth = "{auth}"
 client_id = "{client_id}"
 client_secret = "{secret}"
@@ -20,7 +22,6 @@ password = "{password}"
 [database]
 url = "sqlite://{}/snowsync.db?mode=rwc"
 "#,
-        sim.base_url(),
         dir.display()
     );
     let path = dir.join(format!("{auth}.toml"));
@@ -29,14 +30,33 @@ url = "sqlite://{}/snowsync.db?mode=rwc"
 }
 
 async fn snowsync(args: &[&str]) -> Output {
+    snowsync_with_env(args, &[]).await
+}
+
+async fn snowsync_with_env(args: &[&str], env: &[(&str, String)]) -> Output {
     let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
     tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_snowsync"))
-            .args(&args)
-            .env_remove("SNOWSYNC_SERVICENOW__PASSWORD")
-            .env_remove("SNOWSYNC_CONFIG")
-            .output()
-            .unwrap()
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_snowsync"));
+        command.args(&args);
+        for var in [
+            "SNOWSYNC_SERVICENOW__PASSWORD",
+            "SNOWSYNC_CONFIG",
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            command.env_remove(var);
+        }
+        command.envs(env).output().unwrap()
     })
     .await
     .unwrap()
@@ -136,4 +156,39 @@ async fn fields_string_only_lists_string_fields_and_not_references_or_integers()
         short.split_whitespace().any(|w| w.parse::<u32>().is_ok()),
         "max length shown: {short}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standard_proxy_variables_are_honoured() {
+    // The emulator answers proxied requests; the `.test` host cannot resolve, so `check` can
+    // only succeed through the proxy.
+    let sim = sim::spawn(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, password) = sim.integration_credentials();
+    let config = write_config(dir.path(), &sim, "basic", &password);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            sim.base_url().as_str().trim_end_matches('/'),
+            "http://servicenow.snowsync.test",
+        )
+        .replace("[servicenow]", "[servicenow]\nallow_insecure_http = true");
+    std::fs::write(&config, text).unwrap();
+    let proxy = sim.base_url().as_str().trim_end_matches('/').to_owned();
+    let out = snowsync_with_env(
+        &["check", "--config", config.to_str().unwrap()],
+        &[("HTTP_PROXY", proxy)],
+    )
+    .await;
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("ok   authentication to http://servicenow.snowsync.test/"),
+        "{text}"
+    );
+    assert!(sim.stats().await.requests_total > 0);
 }

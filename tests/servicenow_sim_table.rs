@@ -1,18 +1,14 @@
-//! Table API, Batch API, references, field discovery, tags, flow control and faults against
-//! the emulator over HTTP.
+//! Table API, Batch API, references, field discovery and tags against the emulator over HTTP.
 
 mod servicenow_support;
-
-use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use servicenow_support::{answers, sim_config};
 use snowsync::config::AuthMode;
 use snowsync::servicenow::{
-    BatchRequest, Client, Disposition, Journal, ReferenceError, ReferenceKind, ServiceNowError,
-    report,
+    BatchRequest, Client, Disposition, Journal, ReferenceError, ReferenceKind, report,
 };
-use snowsync::sim::{self, Burst, FaultRule, Faults, SimConfig, SimHandle};
+use snowsync::sim::{self, SimConfig, SimHandle};
 
 async fn start() -> (SimHandle, Client) {
     let sim = sim::spawn(SimConfig::default())
@@ -355,75 +351,4 @@ async fn a_batch_sends_several_requests_in_one_call_and_answers_each() {
     let two = answers[1].result.as_ref().unwrap().as_ref().unwrap();
     assert_eq!(two.str("urgency"), Some("1"));
     assert!(answers[2].result.as_ref().unwrap().is_none());
-}
-
-#[tokio::test]
-async fn a_429_burst_holds_back_every_caller_until_retry_after_passes() {
-    let (sim, client) = start().await;
-    sim.set_faults(Faults::none().with_burst(Burst::requests(1, 1)))
-        .await;
-    let first = client.query("incident", "", &[], 1).await.unwrap_err();
-    let paused_at = Instant::now();
-    assert_eq!(
-        first.classify(),
-        Disposition::Retry {
-            after: Some(Duration::from_secs(1))
-        }
-    );
-    let calls: Vec<_> = (0..4)
-        .map(|_| {
-            let c = client.clone();
-            tokio::spawn(async move {
-                c.query("incident", "", &[], 1)
-                    .await
-                    .map(|_| Instant::now())
-            })
-        })
-        .collect();
-    for call in calls {
-        let done = call.await.unwrap().unwrap();
-        // A lower bound the pause guarantees, however slow the machine.
-        assert!(
-            done - paused_at >= Duration::from_millis(900),
-            "a caller went ahead during the pause"
-        );
-    }
-    assert_eq!(answers(&sim, 429).await, 1);
-}
-
-#[tokio::test]
-async fn faults_from_the_instance_are_classified() {
-    let (sim, client) = start().await;
-    sim.set_faults(Faults::none().with_rule(FaultRule::error(503, 1.0)))
-        .await;
-    let err = client
-        .create("incident", &fields(&[("short_description", "x")]), &[])
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), Some(503), "{err}");
-    assert!(matches!(err.classify(), Disposition::Retry { .. }));
-    assert!(err.is_ambiguous_write());
-
-    sim.set_faults(Faults {
-        hibernating: true,
-        ..Faults::none()
-    })
-    .await;
-    let err = client.query("incident", "", &[], 10).await.unwrap_err();
-    assert!(
-        matches!(err, ServiceNowError::InstanceUnavailable { .. }),
-        "{err:?}"
-    );
-
-    let mut config = sim_config(&sim, AuthMode::Basic);
-    config.request_timeout = Duration::from_millis(300);
-    let impatient = Client::new(&config).unwrap();
-    sim.set_faults(Faults::none().with_rule(FaultRule::hang(1.0)))
-        .await;
-    let err = impatient
-        .create("incident", &fields(&[("short_description", "x")]), &[])
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ServiceNowError::Timeout { .. }), "{err:?}");
-    assert!(err.is_ambiguous_write());
 }
