@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::config::{AuthMode, Config, LogFormat};
-use crate::{redact, server, servicenow, shutdown, store, telemetry};
+use crate::{admin, redact, servicenow, shutdown, store, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,8 +39,10 @@ pub enum LogFormatArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service: apply migrations, serve the HTTP API until stopped
+    /// Run the service: migrations, outbox workers and the HTTP API, until stopped
     Serve,
+    /// Start the emulator and the service, send sample findings, print the tickets made
+    Demo,
     /// Apply database migrations and exit
     Migrate {
         /// Database URL [default: database.url from the configuration]
@@ -49,6 +51,20 @@ pub enum Command {
     },
     /// Validate the configuration, then connect to ServiceNow and report what works
     Check,
+    /// Record findings from a JSON Lines file (generic findings, Oort events, approval requests)
+    Ingest {
+        /// One JSON document per line
+        file: PathBuf,
+        /// Do not draw a progress bar
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Inspect and repair the outbox of ServiceNow operations
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Inspect findings, their tickets and audit trails
+    #[command(subcommand)]
+    Findings(FindingsCommand),
     /// List the fields of a ServiceNow table (with inherited ones): type, max length, mandatory
     Fields {
         /// The table, e.g. `incident` or `sc_request`
@@ -58,8 +74,48 @@ pub enum Command {
         #[arg(long)]
         string_only: bool,
     },
+    /// Show the matched rule, the profile and the exact payload for a finding, offline
+    Render(crate::mapping::render::RenderArgs),
     /// Run the ServiceNow emulator until stopped
     Sim(Box<crate::sim::cli::SimArgs>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List rows, newest first
+    List {
+        /// Only rows in this state
+        #[arg(long, value_parser = ["pending", "in_flight", "done", "dead"])]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Show one row with its payload
+    Show { id: i64 },
+    /// Revive dead rows: pending again, attempts reset, due now
+    Retry {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    /// Delete delivered rows older than a duration
+    Purge {
+        /// e.g. 7d, 24h
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "7d")]
+        older_than: std::time::Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FindingsCommand {
+    /// List findings, newest first
+    List {
+        #[arg(long, value_parser = ["open", "escalated", "resolved"])]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Show a finding with its ticket, outbox rows and audit trail
+    Show { id: i64 },
 }
 
 /// Runs the parsed command line.
@@ -79,9 +135,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     telemetry::init(format, cli.log_level.as_deref(), &config.log.level);
     match cli.command {
         Command::Serve => serve(config).await,
+        Command::Demo => {
+            crate::demo::run().await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate { database } => migrate(config, database).await,
         Command::Check => Ok(check(&config).await),
         Command::Fields { table, string_only } => fields(&config, &table, string_only).await,
+        Command::Render(args) => render(&config, &args),
+        Command::Ingest { file, no_progress } => ingest_file(config, file, no_progress).await,
+        Command::Outbox(command) => outbox_command(config, command).await,
+        Command::Findings(command) => findings_command(config, command).await,
         Command::Sim(args) => {
             crate::sim::cli::run(*args, shutdown::on_signal()).await?;
             Ok(ExitCode::SUCCESS)
@@ -89,16 +153,103 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<ExitCode> {
-    let db = store::open(&config.database)
+async fn open_store(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    store::open(&config.database)
         .await
-        .with_context(|| format!("opening the database {}", redact::url(&config.database.url)))?;
+        .with_context(|| format!("opening the database {}", redact::url(&config.database.url)))
+}
+
+async fn outbox_command(config: Config, command: OutboxCommand) -> anyhow::Result<ExitCode> {
+    let db = open_store(&config).await?;
+    let (text, ok) = match command {
+        OutboxCommand::List { state, limit } => (
+            admin::outbox_list(&db, state.as_deref(), limit).await?,
+            true,
+        ),
+        OutboxCommand::Show { id } => match admin::outbox_show(&db, id).await? {
+            Some(text) => (text, true),
+            None => (format!("no outbox row {id}\n"), false),
+        },
+        OutboxCommand::Retry { ids } => admin::outbox_retry(&db, &ids).await?,
+        OutboxCommand::Purge { older_than } => (admin::outbox_purge(&db, older_than).await?, true),
+    };
+    print!("{text}");
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn findings_command(config: Config, command: FindingsCommand) -> anyhow::Result<ExitCode> {
+    let db = open_store(&config).await?;
+    match command {
+        FindingsCommand::List { state, limit } => {
+            print!(
+                "{}",
+                admin::findings_list(&db, state.as_deref(), limit).await?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        FindingsCommand::Show { id } => match admin::findings_show(&db, id).await? {
+            Some(text) => {
+                print!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            None => {
+                eprintln!("no finding {id}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("binding the HTTP listener on {}", config.http.listen))?;
-    let stop = shutdown::on_signal();
-    server::run(listener, server::router(server::AppState { db }), stop).await?;
+    let running = crate::service::start(&config, listener, shutdown::on_signal()).await?;
+    running.wait().await;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn ingest_file(config: Config, file: PathBuf, no_progress: bool) -> anyhow::Result<ExitCode> {
+    let db = open_store(&config).await?;
+    let mappings = crate::mapping::load(&config.mapping.rules_dir).with_context(|| {
+        format!(
+            "loading mappings from {}",
+            config.mapping.rules_dir.display()
+        )
+    })?;
+    let templates =
+        crate::mapping::load_templates(&config.mapping.templates_dir).with_context(|| {
+            format!(
+                "loading templates from {}",
+                config.mapping.templates_dir.display()
+            )
+        })?;
+    let intake = crate::intake::Intake {
+        db,
+        mappings: std::sync::Arc::new(mappings),
+        templates: std::sync::Arc::new(templates),
+        wake: std::sync::Arc::new(tokio::sync::Notify::new()),
+    };
+    let report = crate::jsonl::ingest_file(&intake, &file, !no_progress).await?;
+    for (line, error) in &report.rejected {
+        eprintln!("{}:{line}: skipped: {error}", file.display());
+    }
+    println!(
+        "{} line(s) read: {} finding(s) recorded ({} new), {} line(s) skipped",
+        report.lines,
+        report.findings,
+        report.new_findings,
+        report.rejected.len()
+    );
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
 }
 
 async fn migrate(mut config: Config, database: Option<String>) -> anyhow::Result<ExitCode> {
@@ -120,13 +271,19 @@ async fn check(config: &Config) -> ExitCode {
     for line in describe(config) {
         println!("{line}");
     }
+    let mapping =
+        crate::mapping::check::offline(&config.mapping.rules_dir, &config.mapping.templates_dir);
+    for line in &mapping.lines {
+        println!("{line}");
+    }
     let lines = servicenow::report::check(&config.servicenow).await;
     for line in &lines {
         println!("{line}");
     }
-    if lines
-        .iter()
-        .any(|l| l.level == servicenow::report::Level::Fail)
+    if mapping.failed
+        || lines
+            .iter()
+            .any(|l| l.level == servicenow::report::Level::Fail)
     {
         ExitCode::FAILURE
     } else {
@@ -146,6 +303,16 @@ async fn fields(config: &Config, table: &str, string_only: bool) -> anyhow::Resu
             break;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(config: &Config, args: &crate::mapping::render::RenderArgs) -> anyhow::Result<ExitCode> {
+    let text = crate::mapping::render::run(
+        &config.mapping.rules_dir,
+        &config.mapping.templates_dir,
+        args,
+    )?;
+    print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -64,6 +64,7 @@ enum Outbox {
     LockedBy,
     LockedUntil,
     LastError,
+    MaybeApplied,
     CreatedAt,
     UpdatedAt,
 }
@@ -220,6 +221,10 @@ impl MigrationTrait for Migration {
                     .col(string_null(Outbox::LockedBy))
                     .col(timestamp_with_time_zone_null(Outbox::LockedUntil))
                     .col(text_null(Outbox::LastError))
+                    // Set when an attempt may have reached ServiceNow without an answer (a
+                    // timeout, a 5xx after commit, a lease taken over): the next create looks
+                    // the correlation id up before creating again.
+                    .col(boolean(Outbox::MaybeApplied).default(false))
                     .col(timestamp_with_time_zone(Outbox::CreatedAt))
                     .col(timestamp_with_time_zone(Outbox::UpdatedAt))
                     .foreign_key(

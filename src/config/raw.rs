@@ -459,6 +459,14 @@ impl File {
             retry,
         };
 
+        if outbox.lease <= servicenow.request_timeout {
+            return Err(ConfigError::new(
+                origin,
+                "outbox.lease",
+                "must be longer than servicenow.request_timeout, or a slow request loses its row to another worker",
+            ));
+        }
+
         let pl = self.poller;
         let poller = PollerConfig {
             enabled: pl.enabled.unwrap_or(true),

@@ -18,26 +18,11 @@ const TTL: Duration = Duration::from_secs(3600);
 /// How many matches are fetched to tell one from several, and to list in the error.
 const CANDIDATES: u32 = 5;
 
-/// What a reference value names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ReferenceKind {
-    /// An assignment group: `sys_user_group` by `name`.
-    Group,
-    /// A business service: `cmdb_ci_service` by `name`.
-    Service,
-    /// A user (caller, assignee): `sys_user` by `user_name`, `email` or `name`.
-    User,
-}
+/// What a reference value names; shared with the mapping, which stores it in plans.
+pub use crate::domain::ReferenceKind;
 
+/// How a name is looked up: the query and the fields read for each kind.
 impl ReferenceKind {
-    pub fn table(self) -> &'static str {
-        match self {
-            Self::Group => "sys_user_group",
-            Self::Service => "cmdb_ci_service",
-            Self::User => "sys_user",
-        }
-    }
-
     fn query(self, value: &str) -> Result<String, String> {
         match self {
             Self::Group | Self::Service => wire::eq("name", value),

@@ -110,3 +110,7 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+pub mod entity;
+pub mod findings;
+pub mod outbox;

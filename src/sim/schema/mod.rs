@@ -2,6 +2,7 @@
 //! Pure data: no state and no IO; rules and rendering read it, nothing here changes a record.
 
 mod fields;
+mod task;
 
 use std::collections::HashMap;
 

@@ -1,0 +1,174 @@
+//! Ingest handlers: findings, Oort events and approval requests in; 202 with finding ids
+//! once the findings and their outbox rows are committed.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, AppState, MAX_BODY};
+use crate::ingest::{self, IngestError, InputFormat};
+use crate::intake::IntakeError;
+use crate::store::findings::Event;
+
+type Accepted = (StatusCode, Json<serde_json::Value>);
+
+pub async fn generic(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
+    accept(&state, InputFormat::Generic, body).await
+}
+
+pub async fn oort(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
+    accept(&state, InputFormat::Oort, body).await
+}
+
+pub async fn approval(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
+    accept(&state, InputFormat::Approval, body).await
+}
+
+fn read(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(MAX_BODY)
+        } else {
+            ApiError::BadRequest {
+                field: "(body)".to_owned(),
+                message: rejection.body_text(),
+            }
+        }
+    })
+}
+
+fn bad_input(err: IngestError) -> ApiError {
+    match err {
+        IngestError::Field { path, message } => ApiError::BadRequest {
+            field: path,
+            message,
+        },
+        other => ApiError::BadRequest {
+            field: "(body)".to_owned(),
+            message: other.to_string(),
+        },
+    }
+}
+
+pub(super) fn intake_error(err: IntakeError) -> ApiError {
+    match err {
+        IntakeError::NotFound(what) => ApiError::NotFound(format!("no open finding {what}")),
+        IntakeError::Plan(message) => ApiError::Unprocessable(message),
+        other => ApiError::Internal(other.into()),
+    }
+}
+
+async fn accept(
+    state: &AppState,
+    format: InputFormat,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
+    let body = read(body)?;
+    let findings = ingest::parse(format, &body).map_err(bad_input)?;
+    let mut ids = Vec::with_capacity(findings.len());
+    let mut created = Vec::with_capacity(findings.len());
+    for finding in &findings {
+        let recorded = state
+            .intake
+            .failing(finding, "api")
+            .await
+            .map_err(intake_error)?;
+        metrics::counter!("findings_ingested_total", "format" => format.as_str()).increment(1);
+        ids.push(recorded.finding_id);
+        created.push(recorded.created);
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"finding_ids": ids, "created": created})),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBody {
+    event: String,
+    #[serde(default)]
+    key: Option<String>,
+}
+
+fn event_of(body: &EventBody) -> Result<Event, ApiError> {
+    match body.event.as_str() {
+        "resolved" => Ok(Event::Resolved),
+        "escalated" => Ok(Event::Escalated),
+        other => Err(ApiError::BadRequest {
+            field: "event".to_owned(),
+            message: format!("expected `resolved` or `escalated`, got `{other}`"),
+        }),
+    }
+}
+
+fn event_body(body: Result<Bytes, BytesRejection>) -> Result<EventBody, ApiError> {
+    let body = read(body)?;
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&body)).map_err(
+        |e| {
+            let path = e.path().to_string();
+            ApiError::BadRequest {
+                field: if path == "." {
+                    "(body)".to_owned()
+                } else {
+                    path
+                },
+                message: e.inner().to_string(),
+            }
+        },
+    )
+}
+
+pub async fn event_by_id(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
+    let body = event_body(body)?;
+    let event = event_of(&body)?;
+    let recorded = state
+        .intake
+        .event_for_id(id, event, "api")
+        .await
+        .map_err(intake_error)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"finding_ids": [recorded.finding_id]})),
+    ))
+}
+
+pub async fn event_by_key(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, ApiError> {
+    let body = event_body(body)?;
+    let event = event_of(&body)?;
+    let Some(key) = body.key.as_deref() else {
+        return Err(ApiError::BadRequest {
+            field: "key".to_owned(),
+            message: "missing field `key`".to_owned(),
+        });
+    };
+    let recorded = state
+        .intake
+        .event_for_key(key, event, "api")
+        .await
+        .map_err(intake_error)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"finding_ids": [recorded.finding_id]})),
+    ))
+}

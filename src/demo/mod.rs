@@ -1,0 +1,227 @@
+//! `snowsync demo`: the emulator and the service on a temporary SQLite database, sample
+//! findings built from the seeds sent through the API, and the tickets they became.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::service;
+use crate::servicenow::Client;
+use crate::sim::{self, SimConfig};
+use crate::store::{findings, outbox};
+
+const KARSCH: &str = include_str!("karsch_ip_threat.json");
+const OORT_EVENT: &str = include_str!("oort_inactive_users.json");
+const APPROVAL: &str = include_str!("approval_request.json");
+
+/// Runs the demo and prints what was created.
+pub async fn run() -> anyhow::Result<()> {
+    let sim = sim::spawn(SimConfig::default())
+        .await
+        .context("starting the ServiceNow emulator")?;
+    let dir = std::env::temp_dir().join(format!("snowsync-demo-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let result = demo(&sim, &dir).await;
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn config(sim: &sim::SimHandle, dir: &std::path::Path, api_key: &str) -> anyhow::Result<Config> {
+    let text = format!(
+        r#"
+[servicenow]
+instance_url = "{url}"
+auth = "oauth_password"
+client_id = "snowsync"
+client_secret = "snowsync-secret"
+username = "snowsync.integration"
+password = "snowsync"
+[database]
+url = "sqlite://{db}?mode=rwc"
+[http]
+listen = "127.0.0.1:0"
+api_keys = ["{api_key}"]
+[outbox]
+workers = 4
+idle_poll = "100ms"
+initial = "200ms"
+max = "5s"
+[poller]
+enabled = false
+"#,
+        url = sim.base_url(),
+        db = dir.join("snowsync.db").display(),
+    );
+    Ok(Config::from_toml("demo settings", &text, Vec::new())?)
+}
+
+async fn demo(sim: &sim::SimHandle, dir: &std::path::Path) -> anyhow::Result<()> {
+    let api_key = format!("demo-{}", uuid::Uuid::new_v4().simple());
+    let config = config(sim, dir, &api_key)?;
+    println!("ServiceNow emulator: {}", sim.base_url());
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .context("binding the API listener")?;
+    let shutdown = CancellationToken::new();
+    let running = service::start(&config, listener, shutdown).await?;
+    println!("snowsync API:        {}\n", running.url());
+
+    let http = reqwest::Client::new();
+    for (path, body, what) in [
+        (
+            "/v1/findings",
+            KARSCH,
+            "Oort \"IP Threat Detected\" for karsch.heuck@simubiz.com",
+        ),
+        (
+            "/v1/sources/oort/events",
+            OORT_EVENT,
+            "Oort webhook event \"Inactive Users\" failing 3 users",
+        ),
+        (
+            "/v1/approval-requests",
+            APPROVAL,
+            "application approval request from dana.reyes@simubiz.com",
+        ),
+    ] {
+        let response = http
+            .post(format!("{}{path}", running.url()))
+            .header("x-api-client-token", &api_key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("posting to {path}"))?;
+        let status = response.status();
+        let answer: serde_json::Value = response.json().await.unwrap_or_default();
+        if status != reqwest::StatusCode::ACCEPTED {
+            bail!("POST {path} answered {status}: {answer}");
+        }
+        println!("sent {what}: {status}, findings {}", answer["finding_ids"]);
+    }
+
+    wait_for_outbox(&running.db).await?;
+    print_tickets(&running.db, &running.client).await?;
+    running.stop().await;
+    Ok(())
+}
+
+async fn wait_for_outbox(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+    loop {
+        let counts = outbox::counts(db).await?;
+        let owed: i64 = counts
+            .iter()
+            .filter(|(s, _)| s == outbox::status::PENDING || s == outbox::status::IN_FLIGHT)
+            .map(|(_, n)| n)
+            .sum();
+        if owed == 0 {
+            if let Some((_, dead)) = counts.iter().find(|(s, _)| s == outbox::status::DEAD) {
+                println!(
+                    "warning: {dead} outbox row(s) are dead; see `snowsync outbox list --state dead`"
+                );
+            }
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("{owed} outbox row(s) still owed to ServiceNow after 45 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn priority_label(code: &str) -> String {
+    let label = match code {
+        "1" => "Critical",
+        "2" => "High",
+        "3" => "Moderate",
+        "4" => "Low",
+        "5" => "Planning",
+        _ => return code.to_owned(),
+    };
+    format!("{code} - {label}")
+}
+
+async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> anyhow::Result<()> {
+    let mut rows = findings::list(db, None, 100).await?;
+    rows.reverse();
+    println!(
+        "\n{:<12} {:<11} {:<13} {:<16} {:<28} {}",
+        "NUMBER", "TABLE", "PRIORITY", "ASSIGNMENT GROUP", "TAGS", "SUBJECT"
+    );
+    let mut digest = None;
+    for finding in &rows {
+        let Some(link) = findings::link(db, finding.id).await? else {
+            continue;
+        };
+        let Some(sys_id) = link.sys_id.clone() else {
+            println!(
+                "{:<12} {:<11} (not created) {}",
+                "-", link.table_name, finding.subject
+            );
+            continue;
+        };
+        let fields = ["number", "priority", "assignment_group", "description"];
+        let Some(ticket) = client.get(&link.table_name, &sys_id, &fields).await? else {
+            continue;
+        };
+        let group = match ticket.reference("assignment_group") {
+            Some(id) if !id.is_empty() => client
+                .get("sys_user_group", id, &["name"])
+                .await?
+                .and_then(|g| g.str("name").map(str::to_owned))
+                .unwrap_or_else(|| id.to_owned()),
+            _ => "-".to_owned(),
+        };
+        let tags = tags_of(client, &sys_id).await?;
+        println!(
+            "{:<12} {:<11} {:<13} {:<16} {:<28} {}",
+            ticket.number().unwrap_or("-"),
+            link.table_name,
+            ticket
+                .str("priority")
+                .map(priority_label)
+                .unwrap_or_else(|| "-".to_owned()),
+            group,
+            if tags.is_empty() {
+                "-".to_owned()
+            } else {
+                tags.join(", ")
+            },
+            finding.subject
+        );
+        if digest.is_none() && finding.check_id == "ip-threat-detected" {
+            digest = ticket
+                .str("description")
+                .map(|d| (ticket.number().unwrap_or("-").to_owned(), d.to_owned()));
+        }
+    }
+    if let Some((number, description)) = digest {
+        println!("\nDescription of {number}:\n{description}");
+    }
+    Ok(())
+}
+
+async fn tags_of(client: &Client, sys_id: &str) -> anyhow::Result<Vec<String>> {
+    let entries = client
+        .query(
+            "label_entry",
+            &format!("table_key={sys_id}"),
+            &["label"],
+            50,
+        )
+        .await?;
+    let mut names = Vec::new();
+    for entry in entries {
+        if let Some(label) = entry.reference("label")
+            && let Some(record) = client.get("label", label, &["name"]).await?
+            && let Some(name) = record.str("name")
+        {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
+}

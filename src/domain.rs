@@ -1,0 +1,285 @@
+//! The finding model and the ServiceNow codes snowsync speaks: findings, their keys,
+//! source events, ticket states, impact/urgency levels and reference kinds.
+//!
+//! Pure data: no IO, no parsing of wire formats (that is `ingest`), no ServiceNow URLs.
+//! Every ServiceNow state code lives in `domain/codes.rs` and nowhere else.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+mod codes;
+
+pub use codes::{Level, ReferenceKind, TicketState};
+
+/// The check id given to approval requests, which have a request id instead.
+pub const APPROVAL_CHECK_ID: &str = "approval-request";
+
+/// One security finding: a check failing for one subject, or one approval request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The producing system, e.g. `oort`; also names the source to notify.
+    pub source: String,
+    pub kind: FindingKind,
+    /// The source's check identifier ([`APPROVAL_CHECK_ID`] for approval requests).
+    pub check_id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub subject: Subject,
+    /// Free text lines describing the check.
+    #[serde(default)]
+    pub description: Vec<String>,
+    #[serde(default)]
+    pub recommended_actions: Vec<String>,
+    /// A link back to the finding in the source.
+    #[serde(default)]
+    pub link: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    /// Anything else the source sent; rules can match on it and templates can print it.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    /// Present exactly when `kind` is [`FindingKind::Approval`].
+    #[serde(default)]
+    pub approval: Option<ApprovalRequest>,
+}
+
+/// The user a finding is about, with the fields of the Oort user digest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Subject {
+    /// The user's login; identifies the subject in the finding key.
+    pub login: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Such as `ACTIVE` or `INACTIVE`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// `INTERNAL`, `EXTERNAL`, `MISSING`, `UNCLASSIFIED`, `INCONSISTENT`, `SERVICE_ACCOUNT`.
+    #[serde(default)]
+    pub user_type: Option<String>,
+    /// The manager's login.
+    #[serde(default)]
+    pub manager: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Recently used addresses (Oort sends up to 5).
+    #[serde(default)]
+    pub ip_addresses: Vec<IpAddress>,
+    #[serde(default)]
+    pub used_applications: Vec<String>,
+    #[serde(default)]
+    pub unused_applications: Vec<String>,
+    #[serde(default)]
+    pub used_factors: Vec<String>,
+    #[serde(default)]
+    pub last_sign_in_location: Option<String>,
+}
+
+impl Subject {
+    /// The address to find the user by in ServiceNow: the email, else a login that is one.
+    pub fn email_address(&self) -> Option<&str> {
+        self.email
+            .as_deref()
+            .or_else(|| Some(self.login.as_str()).filter(|l| l.contains('@')))
+    }
+}
+
+/// An IP address a subject used, with its geolocation as the source prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IpAddress {
+    pub address: String,
+    /// Such as `US:New York:New York`.
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+/// An application approval request (one finding per request).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRequest {
+    pub request_id: String,
+    #[serde(default)]
+    pub computer: Option<String>,
+    /// The requesting user's login (also the finding's subject).
+    pub user: String,
+    pub application: String,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub hash: Option<String>,
+    #[serde(default)]
+    pub publisher: Option<String>,
+    /// What the user asks for, such as `install` or `elevate`.
+    #[serde(default)]
+    pub requested_action: Option<String>,
+    /// The user's own words.
+    #[serde(default)]
+    pub justification: Option<String>,
+}
+
+/// What kind of finding: a failing check or an approval request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    Check,
+    Approval,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Check => "check",
+            Self::Approval => "approval",
+        }
+    }
+
+    /// Parses `check` or `approval`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "check" => Some(Self::Check),
+            "approval" => Some(Self::Approval),
+            _ => None,
+        }
+    }
+}
+
+/// Severity, ordered from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Self::Info,
+        Self::Low,
+        Self::Medium,
+        Self::High,
+        Self::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+
+    /// Parses a severity case-insensitively, accepting the usual synonyms
+    /// (`informational`, `moderate`).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "info" | "informational" => Some(Self::Info),
+            "low" => Some(Self::Low),
+            "medium" | "moderate" => Some(Self::Medium),
+            "high" => Some(Self::High),
+            "critical" => Some(Self::Critical),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a source reports about a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceEvent {
+    /// The check fails (first time or again).
+    Failing,
+    /// The check passes again.
+    Resolved,
+    /// The source escalated the finding.
+    Escalated,
+}
+
+impl SourceEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failing => "failing",
+            Self::Resolved => "resolved",
+            Self::Escalated => "escalated",
+        }
+    }
+
+    /// Parses `failing`, `resolved` or `escalated`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "failing" => Some(Self::Failing),
+            "resolved" => Some(Self::Resolved),
+            "escalated" => Some(Self::Escalated),
+            _ => None,
+        }
+    }
+}
+
+/// The stable identity of a finding: source, kind, check (or request) id and subject.
+///
+/// Components are percent-encoded for `%` and `/`, so the key is readable and unambiguous.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FindingKey(String);
+
+const KEY_COMPONENT: &AsciiSet = &CONTROLS.add(b'%').add(b'/');
+
+impl FindingKey {
+    fn from_parts(parts: &[&str]) -> Self {
+        let encoded: Vec<String> = parts
+            .iter()
+            .map(|p| utf8_percent_encode(p, KEY_COMPONENT).to_string())
+            .collect();
+        Self(encoded.join("/"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The ServiceNow `correlation_id` of the ticket for this key: `snowsync:` and the first
+    /// 32 hex characters of the key's SHA-256, so that one key always means one ticket.
+    pub fn correlation_id(&self) -> String {
+        let digest = Sha256::digest(self.0.as_bytes());
+        let mut hex = hex::encode(digest);
+        hex.truncate(32);
+        format!("snowsync:{hex}")
+    }
+}
+
+impl fmt::Display for FindingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Finding {
+    /// One key per check and user; one per approval request.
+    /// Logins compare case-insensitively, as identity providers treat them.
+    pub fn key(&self) -> FindingKey {
+        let login = self.subject.login.to_lowercase();
+        let id = match &self.approval {
+            Some(request) if self.kind == FindingKind::Approval => request.request_id.as_str(),
+            _ => self.check_id.as_str(),
+        };
+        FindingKey::from_parts(&[&self.source, self.kind.as_str(), id, &login])
+    }
+
+    /// The key shared by every subject failing the same check, for tickets grouped by check.
+    pub fn check_key(&self) -> FindingKey {
+        FindingKey::from_parts(&[&self.source, self.kind.as_str(), &self.check_id])
+    }
+}

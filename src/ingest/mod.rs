@@ -1,0 +1,191 @@
+//! Input formats to findings: the generic finding JSON, the Oort failing-check webhook
+//! event and the approval request.
+//!
+//! Pure parsing: bytes in, [`Finding`]s or an error naming the field path out.
+//! No IO, no clock (every format carries its own time), no knowledge of ServiceNow.
+
+mod approval;
+mod generic;
+mod oort;
+
+use serde::de::DeserializeOwned;
+
+use crate::domain::{Finding, Severity};
+
+/// The formats snowsync accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    /// The documented generic finding (field by field in `generic.rs`).
+    Generic,
+    /// The Oort failing-check event (an EventBridge envelope); one finding per failing user.
+    Oort,
+    /// An application approval request; one finding per request.
+    Approval,
+}
+
+impl InputFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Generic => "generic",
+            Self::Oort => "oort",
+            Self::Approval => "approval",
+        }
+    }
+
+    /// Parses `generic`, `oort` or `approval`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "generic" => Some(Self::Generic),
+            "oort" => Some(Self::Oort),
+            "approval" => Some(Self::Approval),
+            _ => None,
+        }
+    }
+}
+
+/// Why a body is not a finding: bad JSON, or a field that is missing or wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IngestError {
+    #[error("invalid JSON at line {line} column {column}: {message}")]
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// `path` is the field path, e.g. `detail.usersFailing[2]`.
+    #[error("{path}: {message}")]
+    Field { path: String, message: String },
+    #[error(
+        "unrecognised input: expected a generic finding, an Oort event (with `detail`) or an approval request (with `request_id`)"
+    )]
+    UnknownFormat,
+}
+
+impl IngestError {
+    pub(crate) fn field(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Field {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses `body` in `format` into findings (several for an Oort event failing several users).
+pub fn parse(format: InputFormat, body: &[u8]) -> Result<Vec<Finding>, IngestError> {
+    match format {
+        InputFormat::Generic => generic::parse(body).map(|f| vec![f]),
+        InputFormat::Oort => oort::parse(body),
+        InputFormat::Approval => approval::parse(body).map(|f| vec![f]),
+    }
+}
+
+/// Recognises the format of one JSON document (a JSONL line) and parses it.
+///
+/// An object with `detail` is an Oort event, one with `request_id` at the top an approval
+/// request, anything else with `source` a generic finding.
+pub fn detect_and_parse(line: &[u8]) -> Result<Vec<Finding>, IngestError> {
+    let format = detect(line)?;
+    parse(format, line)
+}
+
+/// Recognises the format of one JSON document without parsing it into findings.
+pub fn detect(body: &[u8]) -> Result<InputFormat, IngestError> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(syntax)?;
+    let Some(object) = value.as_object() else {
+        return Err(IngestError::UnknownFormat);
+    };
+    if object.contains_key("detail") {
+        Ok(InputFormat::Oort)
+    } else if object.contains_key("request_id") {
+        Ok(InputFormat::Approval)
+    } else if object.contains_key("source") {
+        Ok(InputFormat::Generic)
+    } else {
+        Err(IngestError::UnknownFormat)
+    }
+}
+
+/// Deserializes `body`, reporting the path of the field that does not fit.
+fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, IngestError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            syntax(inner)
+        } else {
+            field_error(&path, &inner)
+        }
+    })?;
+    de.end().map_err(syntax)?;
+    Ok(value)
+}
+
+fn syntax(err: serde_json::Error) -> IngestError {
+    IngestError::Syntax {
+        line: err.line(),
+        column: err.column(),
+        message: bare_message(&err),
+    }
+}
+
+/// serde_json's message without its ` at line L column C` suffix.
+fn bare_message(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
+}
+
+/// Rewrites serde's messages so they lead with what was expected, at the right path.
+fn field_error(path: &str, err: &serde_json::Error) -> IngestError {
+    let message = bare_message(err);
+    let join = |name: &str| {
+        if path == "." || path.is_empty() {
+            name.to_owned()
+        } else if path == name || path.ends_with(&format!(".{name}")) {
+            // serde_path_to_error already ends the path with an unknown key.
+            path.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    if let Some(name) = quoted_after(&message, "missing field `") {
+        return IngestError::field(join(name), "is required");
+    }
+    if let Some(name) = quoted_after(&message, "unknown field `") {
+        let expected = message
+            .split_once(", expected ")
+            .map(|(_, e)| format!(" (expected {e})"))
+            .unwrap_or_default();
+        return IngestError::field(join(name), format!("unknown field{expected}"));
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ")
+        && let Some((found, expected)) = rest.split_once(", expected ")
+    {
+        return IngestError::field(path, format!("expected {expected}, found {found}"));
+    }
+    IngestError::field(path, message)
+}
+
+fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    message.strip_prefix(prefix)?.split('`').next()
+}
+
+/// Parses a severity field, naming `path` when it is not one.
+fn severity(path: &str, text: &str) -> Result<Severity, IngestError> {
+    Severity::parse(text).ok_or_else(|| {
+        IngestError::field(
+            path,
+            format!("unknown severity `{text}` (expected info, low, medium, high or critical)"),
+        )
+    })
+}
+
+/// Requires a non-blank string.
+fn non_empty(path: &str, text: String) -> Result<String, IngestError> {
+    if text.trim().is_empty() {
+        Err(IngestError::field(path, "must not be empty"))
+    } else {
+        Ok(text)
+    }
+}

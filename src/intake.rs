@@ -1,0 +1,193 @@
+//! Intake: a parsed finding or a source event in, one transaction out (finding change,
+//! rendered outbox rows, audit row). Rendering happens here, at enqueue, so the stored
+//! payload is exactly what will be sent.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+use crate::domain::{Finding, SourceEvent};
+use crate::mapping::{self, Mappings, Templates, TicketPlan};
+use crate::outbox::deliver::{NamedReference, TicketPayload};
+use crate::store::entity::finding::Model as FindingRow;
+use crate::store::findings::{
+    self, Event, FindingRecord, PlanInput, Planned, RecordError, Recorded,
+};
+use crate::store::outbox::OpKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("no open finding {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Plan(String),
+    #[error("the stored finding {id} cannot be read back: {source}")]
+    Corrupt { id: i64, source: serde_json::Error },
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+/// Everything intake needs; cheap to clone.
+#[derive(Clone)]
+pub struct Intake {
+    pub db: DatabaseConnection,
+    pub mappings: Arc<Mappings>,
+    pub templates: Arc<Templates>,
+    /// Woken after every commit so idle outbox workers start at once.
+    pub wake: Arc<Notify>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct PlanFailed(String);
+
+impl Intake {
+    /// Records a `failing` event: a new finding and its ticket, or a repeat.
+    pub async fn failing(&self, finding: &Finding, actor: &str) -> Result<Recorded, IntakeError> {
+        self.record(finding, Event::Failing, actor).await
+    }
+
+    /// Records `resolved` or `escalated` for the open finding with this id.
+    pub async fn event_for_id(
+        &self,
+        id: i64,
+        event: Event,
+        actor: &str,
+    ) -> Result<Recorded, IntakeError> {
+        let row = findings::get(&self.db, id)
+            .await?
+            .ok_or_else(|| IntakeError::NotFound(format!("with id {id}")))?;
+        if row.status == findings::status::RESOLVED {
+            return Err(IntakeError::NotFound(format!(
+                "with id {id} (it is resolved)"
+            )));
+        }
+        let finding = stored_finding(&row)?;
+        self.record(&finding, event, actor).await
+    }
+
+    /// Records `resolved` or `escalated` for the open finding with this key.
+    pub async fn event_for_key(
+        &self,
+        key: &str,
+        event: Event,
+        actor: &str,
+    ) -> Result<Recorded, IntakeError> {
+        let row = findings::open_by_key(&self.db, key, false)
+            .await?
+            .ok_or_else(|| IntakeError::NotFound(format!("with key {key}")))?;
+        let finding = stored_finding(&row)?;
+        self.record(&finding, event, actor).await
+    }
+
+    async fn record(
+        &self,
+        finding: &Finding,
+        event: Event,
+        actor: &str,
+    ) -> Result<Recorded, IntakeError> {
+        let record = finding_record(finding);
+        let planner = |input: PlanInput<'_>| -> Result<Planned, PlanFailed> {
+            let occurrences = u64::try_from(input.occurrences).unwrap_or(1);
+            let plan = mapping::plan(
+                finding,
+                source_event(event),
+                occurrences,
+                &self.mappings,
+                &self.templates,
+            )
+            .map_err(|e| PlanFailed(e.to_string()))?;
+            Ok(planned(plan, event, input.existing.is_none()))
+        };
+        let result = findings::record(&self.db, &record, event, actor, planner).await;
+        match result {
+            Ok(recorded) => {
+                self.wake.notify_waiters();
+                Ok(recorded)
+            }
+            Err(RecordError::NotFound(key)) => {
+                Err(IntakeError::NotFound(format!("with key {key}")))
+            }
+            Err(RecordError::Plan(e)) => Err(IntakeError::Plan(e.0)),
+            Err(RecordError::Db(e)) => Err(IntakeError::Db(e)),
+        }
+    }
+}
+
+fn source_event(event: Event) -> SourceEvent {
+    match event {
+        Event::Failing => SourceEvent::Failing,
+        Event::Resolved => SourceEvent::Resolved,
+        Event::Escalated => SourceEvent::Escalated,
+    }
+}
+
+fn stored_finding(row: &FindingRow) -> Result<Finding, IntakeError> {
+    serde_json::from_value(row.payload.clone())
+        .map_err(|source| IntakeError::Corrupt { id: row.id, source })
+}
+
+/// The columns a finding is stored and found by.
+pub fn finding_record(finding: &Finding) -> FindingRecord {
+    FindingRecord {
+        key: finding.key().as_str().to_owned(),
+        source: finding.source.clone(),
+        kind: finding.kind.as_str().to_owned(),
+        check_id: finding.check_id.clone(),
+        subject: finding.subject.login.clone(),
+        title: finding.title.clone(),
+        severity: finding.severity.as_str().to_owned(),
+        // Invariant: Finding is plain data (strings, numbers, maps); serialising cannot fail.
+        payload: serde_json::to_value(finding).unwrap_or_default(),
+        seen_at: finding.occurred_at,
+    }
+}
+
+/// Turns a ticket plan into the outbox rows for `event`.
+fn planned(plan: TicketPlan, event: Event, new: bool) -> Planned {
+    let references = plan
+        .references
+        .iter()
+        .map(|(field, (kind, name))| {
+            (
+                field.clone(),
+                NamedReference {
+                    kind: *kind,
+                    name: name.clone(),
+                },
+            )
+        })
+        .collect();
+    let payload = TicketPayload {
+        table: plan.table.clone(),
+        correlation_id: plan.correlation_id.clone(),
+        fields: plan.fields.clone(),
+        references,
+        tags: Vec::new(),
+    };
+    let as_json = |p: &TicketPayload| serde_json::to_value(p).unwrap_or_default();
+    let mut ops = Vec::new();
+    match (event, new) {
+        (Event::Failing, true) => {
+            ops.push((OpKind::CreateTicket, as_json(&payload)));
+            if !plan.tags.is_empty() {
+                let tags = TicketPayload {
+                    table: plan.table.clone(),
+                    tags: plan.tags.clone(),
+                    ..Default::default()
+                };
+                ops.push((OpKind::ApplyTags, as_json(&tags)));
+            }
+        }
+        (Event::Failing, false) => ops.push((OpKind::UpdateTicket, as_json(&payload))),
+        (Event::Resolved, _) => ops.push((OpKind::CloseTicket, as_json(&payload))),
+        (Event::Escalated, _) => ops.push((OpKind::EscalateTicket, as_json(&payload))),
+    }
+    Planned {
+        rule: Some(plan.rule.clone()),
+        profile: Some(plan.profile.clone()),
+        ticket: Some((plan.table, plan.correlation_id)),
+        ops,
+    }
+}

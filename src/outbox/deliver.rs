@@ -1,0 +1,237 @@
+//! Delivery of outbox rows to ServiceNow (and source webhooks): the one place that
+//! turns a stored payload into client calls and a client error into a `Delivery`.
+//!
+//! Exactly one ticket per finding: a create that may already have reached ServiceNow
+//! (`maybe_applied`) looks its correlation id up before creating again.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use sea_orm::DatabaseConnection;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::Delivery;
+use super::notify::Notifier;
+use crate::servicenow::{
+    Client, Disposition, Record, ReferenceError, ReferenceKind, ServiceNowError,
+};
+use crate::store::entity::outbox::Model as OutboxRow;
+use crate::store::findings::{self, TicketState};
+use crate::store::outbox::OpKind;
+
+/// Fields read back after every write, to keep the ticket link current.
+pub const TICKET_FIELDS: [&str; 5] = [
+    "sys_id",
+    "number",
+    "state",
+    "sys_mod_count",
+    "sys_updated_on",
+];
+
+/// A reference field given by name, resolved to a sys_id just before sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedReference {
+    pub kind: ReferenceKind,
+    pub name: String,
+}
+
+/// The payload of a ticket operation as stored in `outbox.payload`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TicketPayload {
+    pub table: String,
+    #[serde(default)]
+    pub correlation_id: String,
+    #[serde(default)]
+    pub fields: Map<String, Value>,
+    #[serde(default)]
+    pub references: BTreeMap<String, NamedReference>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// The payload of a `notify_source` row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotifyPayload {
+    pub source: String,
+    pub body: Value,
+}
+
+/// Delivers rows through the ServiceNow client, and notifications through the notifier.
+pub struct ServiceNowDeliverer {
+    pub db: DatabaseConnection,
+    pub client: Client,
+    pub notifier: Notifier,
+}
+
+impl super::Deliver for ServiceNowDeliverer {
+    async fn deliver(&self, row: &OutboxRow) -> Delivery {
+        let Some(op) = OpKind::parse(&row.op) else {
+            return Delivery::Dead {
+                reason: format!("unknown operation `{}`", row.op),
+            };
+        };
+        if op == OpKind::NotifySource {
+            return match serde_json::from_value::<NotifyPayload>(row.payload.clone()) {
+                Ok(p) => self.notifier.notify(&p.source, &p.body).await,
+                Err(e) => Delivery::Dead {
+                    reason: format!("stored payload is not a notification: {e}"),
+                },
+            };
+        }
+        let payload = match serde_json::from_value::<TicketPayload>(row.payload.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                return Delivery::Dead {
+                    reason: format!("stored payload is not a ticket operation: {e}"),
+                };
+            }
+        };
+        let result = match op {
+            OpKind::CreateTicket => self.create(row, &payload).await,
+            OpKind::ApplyTags => self.tag(row, &payload).await,
+            _ => self.update(row, &payload).await,
+        };
+        match result {
+            Ok(delivery) => delivery,
+            Err(Failure::ServiceNow(err)) => from_error(&err),
+            Err(Failure::Reference(err)) => match err.classify() {
+                Disposition::Retry { after } => Delivery::Retry {
+                    after,
+                    reason: err.to_string(),
+                    maybe_applied: false,
+                },
+                Disposition::GiveUp => Delivery::Dead {
+                    reason: err.to_string(),
+                },
+            },
+        }
+    }
+}
+
+/// Why a delivery step failed: a ServiceNow call, or a name that resolves to no single record.
+enum Failure {
+    ServiceNow(ServiceNowError),
+    Reference(ReferenceError),
+}
+
+impl From<ServiceNowError> for Failure {
+    fn from(err: ServiceNowError) -> Self {
+        Self::ServiceNow(err)
+    }
+}
+
+impl From<ReferenceError> for Failure {
+    fn from(err: ReferenceError) -> Self {
+        Self::Reference(err)
+    }
+}
+
+/// Classifies a client error for the outbox: the client's `classify` decides.
+pub fn from_error(err: &ServiceNowError) -> Delivery {
+    match err.classify() {
+        Disposition::Retry { after } => Delivery::Retry {
+            after,
+            reason: err.to_string(),
+            maybe_applied: err.is_ambiguous_write(),
+        },
+        Disposition::GiveUp => Delivery::Dead {
+            reason: err.to_string(),
+        },
+    }
+}
+
+impl ServiceNowDeliverer {
+    async fn fields_with_references(
+        &self,
+        payload: &TicketPayload,
+    ) -> Result<Map<String, Value>, Failure> {
+        let mut fields = payload.fields.clone();
+        for (field, reference) in &payload.references {
+            let sys_id = self
+                .client
+                .resolve_reference(reference.kind, &reference.name)
+                .await?;
+            fields.insert(field.clone(), Value::String(sys_id));
+        }
+        Ok(fields)
+    }
+
+    async fn create(&self, row: &OutboxRow, payload: &TicketPayload) -> Result<Delivery, Failure> {
+        if row.maybe_applied && !payload.correlation_id.is_empty() {
+            let found = self
+                .client
+                .find_by_correlation_id(&payload.table, &payload.correlation_id, &TICKET_FIELDS)
+                .await?;
+            if let Some(existing) = found.first() {
+                tracing::info!(
+                    outbox.id = row.id,
+                    number = existing.number().unwrap_or("?"),
+                    "create already applied; linking the existing ticket"
+                );
+                return Ok(self.save(row, existing).await);
+            }
+        }
+        let fields = self.fields_with_references(payload).await?;
+        let record = self
+            .client
+            .create(&payload.table, &fields, &TICKET_FIELDS)
+            .await?;
+        Ok(self.save(row, &record).await)
+    }
+
+    async fn update(&self, row: &OutboxRow, payload: &TicketPayload) -> Result<Delivery, Failure> {
+        let Some(sys_id) = self.sys_id(row).await else {
+            return Ok(Delivery::Dead {
+                reason: "the finding has no ticket to update".to_owned(),
+            });
+        };
+        let fields = self.fields_with_references(payload).await?;
+        let record = self
+            .client
+            .patch(&payload.table, &sys_id, &fields, &TICKET_FIELDS)
+            .await?;
+        Ok(self.save(row, &record).await)
+    }
+
+    async fn tag(&self, row: &OutboxRow, payload: &TicketPayload) -> Result<Delivery, Failure> {
+        let Some(sys_id) = self.sys_id(row).await else {
+            return Ok(Delivery::Dead {
+                reason: "the finding has no ticket to tag".to_owned(),
+            });
+        };
+        for tag in &payload.tags {
+            self.client.add_tag(&payload.table, &sys_id, tag).await?;
+        }
+        Ok(Delivery::Done)
+    }
+
+    async fn sys_id(&self, row: &OutboxRow) -> Option<String> {
+        findings::link(&self.db, row.finding_id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|l| l.sys_id)
+    }
+
+    /// Stores what ServiceNow returned. A failure here after a successful write is
+    /// retried as possibly applied, so the next attempt finds the ticket instead of
+    /// creating a second one.
+    async fn save(&self, row: &OutboxRow, record: &Record) -> Delivery {
+        let state = TicketState {
+            sys_id: record.sys_id().map(str::to_owned),
+            number: record.number().map(str::to_owned),
+            state: record.str("state").map(str::to_owned),
+            sys_mod_count: record.sys_mod_count(),
+            sys_updated_on: record.str("sys_updated_on").map(str::to_owned),
+        };
+        match findings::save_ticket(&self.db, row.finding_id, &state, Utc::now()).await {
+            Ok(()) => Delivery::Done,
+            Err(e) => Delivery::Retry {
+                after: None,
+                reason: format!("ticket written but not recorded: {e}"),
+                maybe_applied: true,
+            },
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The outbox: the only path by which snowsync changes anything in ServiceNow.
+//!
+//! Rows are enqueued by `store::findings::record` in the transaction of the finding
+//! change; workers here claim them under a lease, deliver them, and ack with fencing.
+
+pub mod deliver;
+pub mod notify;
+pub mod retry;
+pub mod worker;
+
+pub use worker::{Deliver, Delivery, WorkerPool, dispatch_once};

@@ -1,0 +1,171 @@
+//! Outbox workers: claim one due row, deliver it, record the outcome. Nothing else.
+//!
+//! No transaction is open while a row is being delivered: the claim commits first.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::retry::{self, Next};
+use crate::config::OutboxConfig;
+use crate::store::entity::outbox::Model as OutboxRow;
+use crate::store::outbox as rows;
+
+/// The outcome of one delivery attempt, decided in one place by the deliverer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    Done,
+    /// A transient failure. `maybe_applied`: ServiceNow may have applied the write.
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+        maybe_applied: bool,
+    },
+    /// A permanent failure: the row goes dead with the reason.
+    Dead {
+        reason: String,
+    },
+}
+
+/// Delivers one outbox row to wherever its operation goes.
+pub trait Deliver: Send + Sync + 'static {
+    fn deliver(&self, row: &OutboxRow) -> impl std::future::Future<Output = Delivery> + Send;
+}
+
+/// Claims and delivers at most one row as `worker`. Returns whether a row was handled.
+pub async fn dispatch_once<D: Deliver>(
+    db: &DatabaseConnection,
+    worker: &str,
+    config: &OutboxConfig,
+    deliverer: &D,
+) -> Result<bool, DbErr> {
+    let Some(row) = rows::claim(db, worker, 1, config.lease, Utc::now())
+        .await?
+        .pop()
+    else {
+        return Ok(false);
+    };
+    let outcome = deliverer.deliver(&row).await;
+    settle(db, worker, config, &row, outcome).await?;
+    Ok(true)
+}
+
+async fn settle(
+    db: &DatabaseConnection,
+    worker: &str,
+    config: &OutboxConfig,
+    row: &OutboxRow,
+    outcome: Delivery,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    let kept = match outcome {
+        Delivery::Done => {
+            metrics::counter!("outbox_delivered_total", "op" => row.op.clone()).increment(1);
+            rows::complete(db, row, worker, now).await?
+        }
+        Delivery::Retry {
+            after,
+            reason,
+            maybe_applied,
+        } => {
+            match retry::next(
+                &config.retry,
+                row.attempts.max(0) as u32,
+                after,
+                fastrand::f64(),
+            ) {
+                Next::After(delay) => {
+                    let due = now
+                        + chrono::Duration::from_std(delay)
+                            .unwrap_or(chrono::Duration::seconds(300));
+                    tracing::warn!(outbox.id = row.id, op = %row.op, attempt = row.attempts, delay = ?delay, error = %reason, "delivery failed, will retry");
+                    metrics::counter!("outbox_retries_total", "op" => row.op.clone()).increment(1);
+                    rows::reschedule(db, row, worker, due, &reason, maybe_applied, now).await?
+                }
+                Next::GiveUp => {
+                    let reason = format!("gave up after {} attempts: {reason}", row.attempts);
+                    tracing::error!(outbox.id = row.id, op = %row.op, error = %reason, "delivery dead");
+                    metrics::counter!("outbox_dead_total", "op" => row.op.clone()).increment(1);
+                    rows::bury(db, row, worker, &reason, now).await?
+                }
+            }
+        }
+        Delivery::Dead { reason } => {
+            tracing::error!(outbox.id = row.id, op = %row.op, error = %reason, "delivery dead");
+            metrics::counter!("outbox_dead_total", "op" => row.op.clone()).increment(1);
+            rows::bury(db, row, worker, &reason, now).await?
+        }
+    };
+    if !kept {
+        tracing::warn!(
+            outbox.id = row.id,
+            worker,
+            "lease lost before the ack; another worker owns the row"
+        );
+    }
+    Ok(())
+}
+
+/// A pool of workers sharing one deliverer, woken early by `wake` when rows are enqueued.
+pub struct WorkerPool {
+    tasks: JoinSet<()>,
+}
+
+impl WorkerPool {
+    /// Starts `config.workers` workers named `{instance}-{n}`.
+    pub fn start<D: Deliver>(
+        db: DatabaseConnection,
+        instance: &str,
+        config: OutboxConfig,
+        deliverer: Arc<D>,
+        wake: Arc<Notify>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let mut tasks = JoinSet::new();
+        for n in 0..config.workers {
+            let worker = format!("{instance}-{n}");
+            let (db, config, deliverer, wake, shutdown) = (
+                db.clone(),
+                config.clone(),
+                deliverer.clone(),
+                wake.clone(),
+                shutdown.clone(),
+            );
+            tasks.spawn(async move { work(db, worker, config, deliverer, wake, shutdown).await });
+        }
+        Self { tasks }
+    }
+
+    /// Waits until every worker has finished its row in hand and stopped.
+    pub async fn join(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+async fn work<D: Deliver>(
+    db: DatabaseConnection,
+    worker: String,
+    config: OutboxConfig,
+    deliverer: Arc<D>,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    while !shutdown.is_cancelled() {
+        match dispatch_once(&db, &worker, &config, deliverer.as_ref()).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(worker, error = %e, "outbox claim failed; backing off"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(config.idle_poll) => {}
+        }
+    }
+    tracing::debug!(worker, "outbox worker stopped");
+}

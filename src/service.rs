@@ -1,0 +1,135 @@
+//! The running service: store, mappings, ServiceNow client, outbox workers and HTTP API,
+//! started together and stopped together. `serve`, `demo` and the tests all start it here.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, ApiKeys, AppState};
+use crate::config::Config;
+use crate::intake::Intake;
+use crate::outbox::WorkerPool;
+use crate::outbox::deliver::ServiceNowDeliverer;
+use crate::outbox::notify::Notifier;
+use crate::servicenow::Client;
+use crate::{mapping, redact, store};
+
+/// A started service. Dropping it does not stop it: call [`Running::stop`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub db: DatabaseConnection,
+    pub intake: Intake,
+    pub client: Client,
+    shutdown: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+    workers: WorkerPool,
+}
+
+/// Opens the store (migrating it), loads mappings and templates, and starts the outbox
+/// workers and the HTTP API on `listener`. Stops when `shutdown` is cancelled.
+pub async fn start(
+    config: &Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    let db = store::open(&config.database)
+        .await
+        .with_context(|| format!("opening the database {}", redact::url(&config.database.url)))?;
+    let mappings = mapping::load(&config.mapping.rules_dir).with_context(|| {
+        format!(
+            "loading mappings from {}",
+            config.mapping.rules_dir.display()
+        )
+    })?;
+    let templates = mapping::load_templates(&config.mapping.templates_dir).with_context(|| {
+        format!(
+            "loading templates from {}",
+            config.mapping.templates_dir.display()
+        )
+    })?;
+    let client = Client::new(&config.servicenow).context("setting up the ServiceNow client")?;
+    let notifier = Notifier::new(config.sources.clone(), config.servicenow.request_timeout)
+        .context("setting up the source notifier")?;
+    let wake = Arc::new(Notify::new());
+    let intake = Intake {
+        db: db.clone(),
+        mappings: Arc::new(mappings),
+        templates: Arc::new(templates),
+        wake: wake.clone(),
+    };
+
+    let instance = format!(
+        "{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let deliverer = Arc::new(ServiceNowDeliverer {
+        db: db.clone(),
+        client: client.clone(),
+        notifier,
+    });
+    let workers = WorkerPool::start(
+        db.clone(),
+        &instance,
+        config.outbox.clone(),
+        deliverer,
+        wake,
+        shutdown.child_token(),
+    );
+
+    if config.http.api_keys.is_empty() {
+        tracing::warn!("http.api_keys is empty: the ingest API refuses every request");
+    }
+    let state = AppState {
+        intake: intake.clone(),
+        keys: ApiKeys::new(config.http.api_keys.clone()),
+        servicenow: client.clone(),
+    };
+    let addr = listener
+        .local_addr()
+        .context("reading the listener address")?;
+    let server = tokio::spawn(crate::server::run(
+        listener,
+        api::router(state),
+        shutdown.clone(),
+    ));
+    crate::metrics::handle();
+    tracing::info!(%addr, instance, workers = config.outbox.workers, "snowsync started");
+    Ok(Running {
+        addr,
+        db,
+        intake,
+        client,
+        shutdown,
+        server,
+        workers,
+    })
+}
+
+impl Running {
+    /// The base URL of the HTTP API.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests and claiming rows, lets in-flight deliveries finish, and waits.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        if let Ok(Err(e)) = self.server.await {
+            tracing::warn!(error = %e, "HTTP server stopped with an error");
+        }
+        self.workers.join().await;
+    }
+
+    /// Waits until `shutdown` is cancelled from outside, then stops.
+    pub async fn wait(self) {
+        self.shutdown.cancelled().await;
+        self.stop().await;
+    }
+}

@@ -1,0 +1,33 @@
+//! The `findings` table.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "findings")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub finding_key: String,
+    pub source: String,
+    pub kind: String,
+    pub check_id: String,
+    pub subject: String,
+    pub title: String,
+    pub severity: String,
+    pub status: String,
+    pub resolved_by: Option<String>,
+    pub decision: Option<String>,
+    pub occurrences: i64,
+    pub first_seen: ChronoDateTimeUtc,
+    pub last_seen: ChronoDateTimeUtc,
+    pub rule: Option<String>,
+    pub profile: Option<String>,
+    pub payload: Json,
+    pub created_at: ChronoDateTimeUtc,
+    pub updated_at: ChronoDateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

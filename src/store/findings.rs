@@ -1,0 +1,377 @@
+//! Findings, their ticket links and audit trail: the transactional half of intake.
+//!
+//! `record` writes the finding change, its outbox rows and its audit row in one
+//! transaction, so a 202 from the API means all of it is durable, or none of it.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+};
+
+use super::entity::{audit, finding, ticket_link};
+use super::outbox::{self, OpKind};
+
+/// Finding states, as stored in `findings.status`.
+pub mod status {
+    pub const OPEN: &str = "open";
+    pub const ESCALATED: &str = "escalated";
+    pub const RESOLVED: &str = "resolved";
+}
+
+/// What a source said about a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Failing,
+    Resolved,
+    Escalated,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failing => "failing",
+            Self::Resolved => "resolved",
+            Self::Escalated => "escalated",
+        }
+    }
+}
+
+/// The identity and summary columns of a finding, plus its full JSON.
+#[derive(Debug, Clone)]
+pub struct FindingRecord {
+    pub key: String,
+    pub source: String,
+    pub kind: String,
+    pub check_id: String,
+    pub subject: String,
+    pub title: String,
+    pub severity: String,
+    pub payload: serde_json::Value,
+    pub seen_at: DateTime<Utc>,
+}
+
+/// What the planner decided for one event: the rule and profile, and the rows to enqueue.
+#[derive(Debug, Clone, Default)]
+pub struct Planned {
+    pub rule: Option<String>,
+    pub profile: Option<String>,
+    /// The ServiceNow table and correlation id of the ticket, for a new finding's link.
+    pub ticket: Option<(String, String)>,
+    pub ops: Vec<(OpKind, serde_json::Value)>,
+}
+
+/// The situation the planner is asked about.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanInput<'a> {
+    pub event: Event,
+    /// Occurrences including this event; 1 for a new finding.
+    pub occurrences: i64,
+    /// The stored finding before this event, if there was one.
+    pub existing: Option<&'a finding::Model>,
+}
+
+/// What `record` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub finding_id: i64,
+    pub created: bool,
+    pub occurrences: i64,
+    pub outbox_ids: Vec<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError<E: std::error::Error + 'static> {
+    #[error("no open finding has the key {0}")]
+    NotFound(String),
+    #[error("planning failed: {0}")]
+    Plan(#[source] E),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Records `event` for `record`: creates, updates or closes the finding, enqueues the
+/// planned operations and writes the audit row, all in one transaction.
+///
+/// A concurrent insert of the same new key loses on the unique index and is retried
+/// once as a repeat, so two racing first events still make one finding.
+pub async fn record<E, F>(
+    db: &DatabaseConnection,
+    record: &FindingRecord,
+    event: Event,
+    actor: &str,
+    mut plan: F,
+) -> Result<Recorded, RecordError<E>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    F: FnMut(PlanInput<'_>) -> Result<Planned, E>,
+{
+    match record_once(db, record, event, actor, &mut plan).await {
+        Err(RecordError::Db(err))
+            if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
+        {
+            record_once(db, record, event, actor, &mut plan).await
+        }
+        other => other,
+    }
+}
+
+async fn record_once<E, F>(
+    db: &DatabaseConnection,
+    record: &FindingRecord,
+    event: Event,
+    actor: &str,
+    plan: &mut F,
+) -> Result<Recorded, RecordError<E>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    F: FnMut(PlanInput<'_>) -> Result<Planned, E>,
+{
+    let txn = db.begin().await?;
+    let existing = open_by_key(&txn, &record.key, true).await?;
+    let now = Utc::now();
+    let (finding_id, created, occurrences, from, to, planned) = match (existing, event) {
+        (None, Event::Failing) => {
+            let planned = plan(PlanInput {
+                event,
+                occurrences: 1,
+                existing: None,
+            })
+            .map_err(RecordError::Plan)?;
+            let model = finding::ActiveModel {
+                finding_key: Set(record.key.clone()),
+                source: Set(record.source.clone()),
+                kind: Set(record.kind.clone()),
+                check_id: Set(record.check_id.clone()),
+                subject: Set(record.subject.clone()),
+                title: Set(record.title.clone()),
+                severity: Set(record.severity.clone()),
+                status: Set(status::OPEN.to_owned()),
+                resolved_by: Set(None),
+                decision: Set(None),
+                occurrences: Set(1),
+                first_seen: Set(record.seen_at),
+                last_seen: Set(record.seen_at),
+                rule: Set(planned.rule.clone()),
+                profile: Set(planned.profile.clone()),
+                payload: Set(record.payload.clone()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+            if let Some((table, correlation_id)) = &planned.ticket {
+                ticket_link::ActiveModel {
+                    finding_id: Set(model.id),
+                    table_name: Set(table.clone()),
+                    correlation_id: Set(correlation_id.clone()),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await?;
+            }
+            (model.id, true, 1, None, status::OPEN, planned)
+        }
+        (None, _) => return Err(RecordError::NotFound(record.key.clone())),
+        (Some(found), event) => {
+            let occurrences = found.occurrences + i64::from(event == Event::Failing);
+            let planned = plan(PlanInput {
+                event,
+                occurrences,
+                existing: Some(&found),
+            })
+            .map_err(RecordError::Plan)?;
+            let to = match event {
+                Event::Failing if found.status == status::ESCALATED => status::ESCALATED,
+                Event::Failing => status::OPEN,
+                Event::Resolved => status::RESOLVED,
+                Event::Escalated => status::ESCALATED,
+            };
+            let mut active: finding::ActiveModel = found.clone().into();
+            active.occurrences = Set(occurrences);
+            active.status = Set(to.to_owned());
+            active.updated_at = Set(now);
+            if event == Event::Failing {
+                active.last_seen = Set(record.seen_at.max(found.last_seen));
+                active.payload = Set(record.payload.clone());
+            }
+            if event == Event::Resolved {
+                active.resolved_by = Set(Some("source".to_owned()));
+            }
+            active.update(&txn).await?;
+            (
+                found.id,
+                false,
+                occurrences,
+                Some(found.status.clone()),
+                to,
+                planned,
+            )
+        }
+    };
+
+    let mut outbox_ids = Vec::new();
+    for (op, payload) in planned.ops {
+        // Repeats of a still-failing finding fold into the update that is already waiting.
+        if op == OpKind::UpdateTicket
+            && !created
+            && outbox::coalesce_into_last(&txn, finding_id, op, payload.clone(), now).await?
+        {
+            continue;
+        }
+        outbox_ids.push(
+            outbox::enqueue(&txn, finding_id, op, payload, now)
+                .await?
+                .id,
+        );
+    }
+    audit_row(
+        &txn,
+        finding_id,
+        event.as_str(),
+        from.as_deref(),
+        to,
+        actor,
+        None,
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Recorded {
+        finding_id,
+        created,
+        occurrences,
+        outbox_ids,
+    })
+}
+
+/// The open (or escalated) finding with `key`; `lock` takes a row lock on PostgreSQL so
+/// that concurrent events for one finding queue up behind each other.
+pub async fn open_by_key(
+    db: &impl ConnectionTrait,
+    key: &str,
+    lock: bool,
+) -> Result<Option<finding::Model>, DbErr> {
+    let mut query = finding::Entity::find()
+        .filter(finding::Column::FindingKey.eq(key))
+        .filter(finding::Column::Status.ne(status::RESOLVED));
+    if lock && db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.one(db).await
+}
+
+/// Appends one row to the audit trail.
+#[allow(clippy::too_many_arguments)]
+pub async fn audit_row(
+    db: &impl ConnectionTrait,
+    finding_id: i64,
+    event: &str,
+    from: Option<&str>,
+    to: &str,
+    actor: &str,
+    detail: Option<String>,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    audit::ActiveModel {
+        finding_id: Set(finding_id),
+        event: Set(event.to_owned()),
+        from_status: Set(from.map(str::to_owned)),
+        to_status: Set(to.to_owned()),
+        actor: Set(actor.to_owned()),
+        detail: Set(detail),
+        at: Set(at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map(drop)
+}
+
+/// One finding by id.
+pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<finding::Model>, DbErr> {
+    finding::Entity::find_by_id(id).one(db).await
+}
+
+/// Findings, newest first, optionally in one status.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    state: Option<&str>,
+    limit: u64,
+) -> Result<Vec<finding::Model>, DbErr> {
+    let mut query = finding::Entity::find()
+        .order_by_desc(finding::Column::Id)
+        .limit(limit);
+    if let Some(state) = state {
+        query = query.filter(finding::Column::Status.eq(state));
+    }
+    query.all(db).await
+}
+
+/// The ticket link of a finding.
+pub async fn link(
+    db: &impl ConnectionTrait,
+    finding_id: i64,
+) -> Result<Option<ticket_link::Model>, DbErr> {
+    ticket_link::Entity::find()
+        .filter(ticket_link::Column::FindingId.eq(finding_id))
+        .one(db)
+        .await
+}
+
+/// The audit trail of a finding, oldest first.
+pub async fn audit_trail(
+    db: &impl ConnectionTrait,
+    finding_id: i64,
+) -> Result<Vec<audit::Model>, DbErr> {
+    audit::Entity::find()
+        .filter(audit::Column::FindingId.eq(finding_id))
+        .order_by_asc(audit::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Stores what ServiceNow said about the finding's ticket.
+pub async fn save_ticket(
+    db: &impl ConnectionTrait,
+    finding_id: i64,
+    ticket: &TicketState,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let Some(existing) = link(db, finding_id).await? else {
+        return Err(DbErr::RecordNotFound(format!(
+            "ticket link of finding {finding_id}"
+        )));
+    };
+    let mut active: ticket_link::ActiveModel = existing.into();
+    if let Some(sys_id) = &ticket.sys_id {
+        active.sys_id = Set(Some(sys_id.clone()));
+    }
+    if ticket.number.is_some() {
+        active.number = Set(ticket.number.clone());
+    }
+    if ticket.state.is_some() {
+        active.state = Set(ticket.state.clone());
+    }
+    if ticket.sys_mod_count.is_some() {
+        active.sys_mod_count = Set(ticket.sys_mod_count);
+    }
+    if ticket.sys_updated_on.is_some() {
+        active.sys_updated_on = Set(ticket.sys_updated_on.clone());
+    }
+    active.updated_at = Set(now);
+    active.update(db).await.map(drop)
+}
+
+/// The ticket fields snowsync keeps: what it last saw of the record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketState {
+    pub sys_id: Option<String>,
+    pub number: Option<String>,
+    pub state: Option<String>,
+    pub sys_mod_count: Option<i64>,
+    pub sys_updated_on: Option<String>,
+}

@@ -1,0 +1,375 @@
+//! Outbox rows: enqueue in the caller's transaction, claim under a lease, and fenced acks.
+//!
+//! Claims are one short statement (`UPDATE … RETURNING`; on PostgreSQL with
+//! `FOR UPDATE SKIP LOCKED`), never a transaction held across a ServiceNow call.
+//! Every ack names the worker and the attempt it claimed, so a worker whose lease was
+//! taken over changes nothing.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
+};
+
+use super::entity::outbox::{self, Column, Entity as Outbox, Model as OutboxRow};
+
+/// The operations an outbox row can carry, in the words stored in `outbox.op`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    CreateTicket,
+    UpdateTicket,
+    CloseTicket,
+    EscalateTicket,
+    ReopenTicket,
+    ApplyTags,
+    NotifySource,
+}
+
+impl OpKind {
+    pub const ALL: [OpKind; 7] = [
+        Self::CreateTicket,
+        Self::UpdateTicket,
+        Self::CloseTicket,
+        Self::EscalateTicket,
+        Self::ReopenTicket,
+        Self::ApplyTags,
+        Self::NotifySource,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateTicket => "create_ticket",
+            Self::UpdateTicket => "update_ticket",
+            Self::CloseTicket => "close_ticket",
+            Self::EscalateTicket => "escalate_ticket",
+            Self::ReopenTicket => "reopen_ticket",
+            Self::ApplyTags => "apply_tags",
+            Self::NotifySource => "notify_source",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Whether a dead row of this kind holds back the finding's later rows.
+    /// Tags and notifications are side effects: the ticket must not wait on them.
+    pub fn blocks_successors_when_dead(self) -> bool {
+        !matches!(self, Self::ApplyTags | Self::NotifySource)
+    }
+}
+
+/// Row states, as stored in `outbox.status`.
+pub mod status {
+    pub const PENDING: &str = "pending";
+    pub const IN_FLIGHT: &str = "in_flight";
+    pub const DONE: &str = "done";
+    pub const DEAD: &str = "dead";
+}
+
+/// Appends an operation to the finding's queue, after every row it already has.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    finding_id: i64,
+    op: OpKind,
+    payload: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<OutboxRow, DbErr> {
+    let last: Option<i64> = Outbox::find()
+        .select_only()
+        .column_as(Column::Seq.max(), "seq")
+        .filter(Column::FindingId.eq(finding_id))
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten();
+    outbox::ActiveModel {
+        finding_id: Set(finding_id),
+        seq: Set(last.unwrap_or(0) + 1),
+        op: Set(op.as_str().to_owned()),
+        payload: Set(payload),
+        status: Set(status::PENDING.to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        locked_by: Set(None),
+        locked_until: Set(None),
+        last_error: Set(None),
+        maybe_applied: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// Replaces the payload of the finding's last row when it is an unclaimed `op` row,
+/// so that a burst of repeats costs one ServiceNow request. Returns whether it did.
+pub async fn coalesce_into_last(
+    db: &impl ConnectionTrait,
+    finding_id: i64,
+    op: OpKind,
+    payload: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let last = Outbox::find()
+        .filter(Column::FindingId.eq(finding_id))
+        .order_by_desc(Column::Seq)
+        .one(db)
+        .await?;
+    let Some(last) = last else { return Ok(false) };
+    if last.op != op.as_str() || last.status != status::PENDING || last.attempts > 0 {
+        return Ok(false);
+    }
+    let updated = Outbox::update_many()
+        .col_expr(Column::Payload, Expr::value(payload))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(last.id))
+        .filter(Column::Status.eq(status::PENDING))
+        .filter(Column::Attempts.eq(0))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
+}
+
+/// Claims up to `limit` due rows for `worker` until `now + lease`.
+///
+/// A row is due when it is pending and its time has come, or in flight with an expired
+/// lease (its worker died). A row waits while an earlier row of its finding is pending,
+/// in flight, or dead with an operation that blocks its successors.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    worker: &str,
+    limit: u64,
+    lease: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboxRow>, DbErr> {
+    let backend = db.get_database_backend();
+    let lock = match backend {
+        DbBackend::Postgres => "FOR UPDATE SKIP LOCKED",
+        // SQLite serialises writers; the single UPDATE … RETURNING is atomic there.
+        _ => "",
+    };
+    let blocking_dead: Vec<String> = OpKind::ALL
+        .into_iter()
+        .filter(|k| k.blocks_successors_when_dead())
+        .map(|k| format!("'{}'", k.as_str()))
+        .collect();
+    let sql = format!(
+        "UPDATE outbox SET status = 'in_flight', locked_by = $1, locked_until = $2, \
+           attempts = attempts + 1, updated_at = $3, \
+           maybe_applied = CASE WHEN status = 'in_flight' THEN TRUE ELSE maybe_applied END \
+         WHERE id IN ( \
+           SELECT o.id FROM outbox o \
+           WHERE ((o.status = 'pending' AND o.next_attempt_at <= $3) \
+                  OR (o.status = 'in_flight' AND o.locked_until < $3)) \
+             AND NOT EXISTS ( \
+               SELECT 1 FROM outbox p \
+               WHERE p.finding_id = o.finding_id AND p.seq < o.seq \
+                 AND (p.status IN ('pending', 'in_flight') \
+                      OR (p.status = 'dead' AND p.op IN ({dead}))) ) \
+           ORDER BY o.next_attempt_at, o.id \
+           LIMIT $4 {lock}) \
+         RETURNING *",
+        dead = blocking_dead.join(", "),
+    );
+    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+    let stmt = Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            worker.into(),
+            until.into(),
+            now.into(),
+            (limit as i64).into(),
+        ],
+    );
+    let mut rows = Outbox::find().from_raw_sql(stmt).all(db).await?;
+    // RETURNING gives no order; per-finding order is already guaranteed by the claim.
+    rows.sort_by_key(|r| (r.next_attempt_at, r.id));
+    Ok(rows)
+}
+
+/// Fences an ack to the claim it answers: same worker, same attempt, still in flight.
+fn fenced(row: &OutboxRow, worker: &str) -> Expr {
+    Column::Id
+        .eq(row.id)
+        .and(Column::LockedBy.eq(worker))
+        .and(Column::Attempts.eq(row.attempts))
+        .and(Column::Status.eq(status::IN_FLIGHT))
+}
+
+/// Marks the claimed row done. `false`: the lease was lost and nothing was changed.
+pub async fn complete(
+    db: &impl ConnectionTrait,
+    row: &OutboxRow,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = Outbox::update_many()
+        .col_expr(Column::Status, Expr::value(status::DONE))
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(fenced(row, worker))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Puts the claimed row back for another attempt at `next_attempt_at`.
+pub async fn reschedule(
+    db: &impl ConnectionTrait,
+    row: &OutboxRow,
+    worker: &str,
+    next_attempt_at: DateTime<Utc>,
+    error: &str,
+    maybe_applied: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = Outbox::update_many()
+        .col_expr(Column::Status, Expr::value(status::PENDING))
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::NextAttemptAt, Expr::value(next_attempt_at))
+        .col_expr(Column::LastError, Expr::value(error))
+        .col_expr(
+            Column::MaybeApplied,
+            Expr::value(row.maybe_applied || maybe_applied),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(fenced(row, worker))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Gives the claimed row up: `dead`, with the reason, until an operator revives it.
+pub async fn bury(
+    db: &impl ConnectionTrait,
+    row: &OutboxRow,
+    worker: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = Outbox::update_many()
+        .col_expr(Column::Status, Expr::value(status::DEAD))
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::LastError, Expr::value(reason))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(fenced(row, worker))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Hands a claimed row back untouched (graceful shutdown): due at once, attempt not counted.
+pub async fn release(
+    db: &impl ConnectionTrait,
+    row: &OutboxRow,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let result = Outbox::update_many()
+        .col_expr(Column::Status, Expr::value(status::PENDING))
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
+        .col_expr(Column::NextAttemptAt, Expr::value(now))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(fenced(row, worker))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Revives a dead row (`outbox retry`): pending now, attempts reset. `false` if not dead.
+pub async fn revive(db: &impl ConnectionTrait, id: i64, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    let result = Outbox::update_many()
+        .col_expr(Column::Status, Expr::value(status::PENDING))
+        .col_expr(Column::Attempts, Expr::value(0))
+        .col_expr(Column::NextAttemptAt, Expr::value(now))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(status::DEAD))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Deletes done rows last changed before `before`; returns how many.
+pub async fn purge_done(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    let result = Outbox::delete_many()
+        .filter(Column::Status.eq(status::DONE))
+        .filter(Column::UpdatedAt.lt(before))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Rows in a state (or all), newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    state: Option<&str>,
+    limit: u64,
+) -> Result<Vec<OutboxRow>, DbErr> {
+    let mut query = Outbox::find().order_by_desc(Column::Id).limit(limit);
+    if let Some(state) = state {
+        query = query.filter(Column::Status.eq(state));
+    }
+    query.all(db).await
+}
+
+/// One row by id.
+pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<OutboxRow>, DbErr> {
+    Outbox::find_by_id(id).one(db).await
+}
+
+/// Rows of one finding in delivery order.
+pub async fn of_finding(
+    db: &impl ConnectionTrait,
+    finding_id: i64,
+) -> Result<Vec<OutboxRow>, DbErr> {
+    Outbox::find()
+        .filter(Column::FindingId.eq(finding_id))
+        .order_by_asc(Column::Seq)
+        .all(db)
+        .await
+}
+
+/// Row counts per status, and the age of the oldest pending row, for `/metrics`.
+pub async fn counts(db: &impl ConnectionTrait) -> Result<Vec<(String, i64)>, DbErr> {
+    Outbox::find()
+        .select_only()
+        .column(Column::Status)
+        .column_as(Column::Id.count(), "n")
+        .group_by(Column::Status)
+        .into_tuple::<(String, i64)>()
+        .all(db)
+        .await
+}
+
+/// When the oldest row still owed to ServiceNow was enqueued.
+pub async fn oldest_pending(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
+    Ok(Outbox::find()
+        .filter(Column::Status.is_in([status::PENDING, status::IN_FLIGHT]))
+        .order_by_asc(Column::CreatedAt)
+        .one(db)
+        .await?
+        .map(|r| r.created_at))
+}

@@ -1,0 +1,382 @@
+//! The outbox table as a queue: order per finding, leases, fencing, coalescing, schedule.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use snowsync::store::findings::{self, Event, FindingRecord, Planned};
+use snowsync::store::outbox::{self, OpKind, status};
+
+const LEASE: Duration = Duration::from_secs(60);
+
+fn finding(key: &str) -> FindingRecord {
+    FindingRecord {
+        key: key.to_owned(),
+        source: "oort".to_owned(),
+        kind: "check".to_owned(),
+        check_id: "ip-threat".to_owned(),
+        subject: "karsch.heuck@simubiz.com".to_owned(),
+        title: "IP Threat Detected".to_owned(),
+        severity: "high".to_owned(),
+        payload: serde_json::json!({"title": "IP Threat Detected"}),
+        seen_at: Utc::now(),
+    }
+}
+
+/// A planner in the shape the mapping produces: create (+ tags) first, then updates.
+fn plan(input: findings::PlanInput<'_>) -> Result<Planned, std::convert::Infallible> {
+    let ops = match (input.event, input.occurrences) {
+        (Event::Failing, 1) => vec![
+            (
+                OpKind::CreateTicket,
+                serde_json::json!({"table": "incident"}),
+            ),
+            (OpKind::ApplyTags, serde_json::json!({"tags": ["identity"]})),
+        ],
+        (Event::Failing, n) => vec![(
+            OpKind::UpdateTicket,
+            serde_json::json!({"work_notes": format!("still failing ({n} times)")}),
+        )],
+        (Event::Resolved, _) => vec![(OpKind::CloseTicket, serde_json::json!({"state": "6"}))],
+        (Event::Escalated, _) => vec![(OpKind::EscalateTicket, serde_json::json!({"state": "2"}))],
+    };
+    Ok(Planned {
+        rule: Some("identity".to_owned()),
+        profile: Some("identity".to_owned()),
+        ticket: Some(("incident".to_owned(), "snowsync:abc".to_owned())),
+        ops,
+    })
+}
+
+async fn record(db: &DatabaseConnection, key: &str, event: Event) -> findings::Recorded {
+    findings::record(db, &finding(key), event, "test", plan)
+        .await
+        .expect("recorded")
+}
+
+async fn rewind_leases(db: &DatabaseConnection) {
+    let past = Utc::now() - chrono::Duration::seconds(3600);
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE outbox SET locked_until = $1, next_attempt_at = $1 WHERE status IN ('in_flight', 'pending')",
+        [past.into()],
+    ))
+    .await
+    .expect("rewind");
+}
+
+on_both_engines!(
+    rows_of_one_finding_are_claimed_strictly_in_order,
+    |test_db| {
+        let db = test_db.open().await;
+        record(&db, "k", Event::Failing).await;
+        record(&db, "k", Event::Resolved).await;
+        let first = outbox::claim(&db, "w1", 10, LEASE, Utc::now())
+            .await
+            .expect("claim");
+        assert_eq!(
+            first.iter().map(|r| r.op.as_str()).collect::<Vec<_>>(),
+            ["create_ticket"]
+        );
+        assert!(
+            outbox::claim(&db, "w2", 10, LEASE, Utc::now())
+                .await
+                .expect("claim")
+                .is_empty(),
+            "later rows wait for the create"
+        );
+        assert!(
+            outbox::complete(&db, &first[0], "w1", Utc::now())
+                .await
+                .expect("ack")
+        );
+        let second = outbox::claim(&db, "w2", 10, LEASE, Utc::now())
+            .await
+            .expect("claim");
+        assert_eq!(
+            second.iter().map(|r| r.op.as_str()).collect::<Vec<_>>(),
+            ["apply_tags"]
+        );
+    }
+);
+
+on_both_engines!(rows_of_different_findings_are_claimed_together, |test_db| {
+    let db = test_db.open().await;
+    record(&db, "a", Event::Failing).await;
+    record(&db, "b", Event::Failing).await;
+    let claimed = outbox::claim(&db, "w1", 10, LEASE, Utc::now())
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed.iter().all(|r| r.op == "create_ticket"));
+});
+
+on_both_engines!(
+    stale_lease_is_reclaimed_and_the_old_worker_is_fenced,
+    |test_db| {
+        let db = test_db.open().await;
+        record(&db, "k", Event::Failing).await;
+        let stale = outbox::claim(&db, "dead-worker", 1, LEASE, Utc::now())
+            .await
+            .expect("claim")
+            .remove(0);
+        assert!(!stale.maybe_applied);
+        rewind_leases(&db).await;
+        let taken = outbox::claim(&db, "live-worker", 1, LEASE, Utc::now())
+            .await
+            .expect("claim")
+            .remove(0);
+        assert_eq!(taken.id, stale.id);
+        assert_eq!(taken.attempts, 2);
+        assert!(
+            taken.maybe_applied,
+            "a takeover may follow a write that reached ServiceNow"
+        );
+        assert!(
+            !outbox::complete(&db, &stale, "dead-worker", Utc::now())
+                .await
+                .expect("ack"),
+            "the stale worker is fenced"
+        );
+        assert!(
+            outbox::complete(&db, &taken, "live-worker", Utc::now())
+                .await
+                .expect("ack")
+        );
+    }
+);
+
+on_both_engines!(repeats_coalesce_into_one_pending_update, |test_db| {
+    let db = test_db.open().await;
+    record(&db, "k", Event::Failing).await;
+    for _ in 0..5 {
+        record(&db, "k", Event::Failing).await;
+    }
+    let last = record(&db, "k", Event::Failing).await;
+    assert_eq!(last.occurrences, 7);
+    let rows = outbox::of_finding(&db, last.finding_id)
+        .await
+        .expect("rows");
+    let updates: Vec<_> = rows.iter().filter(|r| r.op == "update_ticket").collect();
+    assert_eq!(
+        updates.len(),
+        1,
+        "one pending update for a burst of repeats"
+    );
+    assert_eq!(updates[0].payload["work_notes"], "still failing (7 times)");
+});
+
+on_both_engines!(a_claimed_update_is_not_coalesced_into, |test_db| {
+    let db = test_db.open().await;
+    record(&db, "k", Event::Failing).await;
+    let create = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+        .await
+        .expect("claim")
+        .remove(0);
+    outbox::complete(&db, &create, "w", Utc::now())
+        .await
+        .expect("ack");
+    let tags = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+        .await
+        .expect("claim")
+        .remove(0);
+    outbox::complete(&db, &tags, "w", Utc::now())
+        .await
+        .expect("ack");
+    record(&db, "k", Event::Failing).await;
+    let update = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+        .await
+        .expect("claim")
+        .remove(0);
+    let again = record(&db, "k", Event::Failing).await;
+    let rows = outbox::of_finding(&db, again.finding_id)
+        .await
+        .expect("rows");
+    assert_eq!(rows.iter().filter(|r| r.op == "update_ticket").count(), 2);
+    assert_eq!(update.payload["work_notes"], "still failing (2 times)");
+});
+
+on_both_engines!(a_dead_tag_row_does_not_hold_back_the_ticket, |test_db| {
+    let db = test_db.open().await;
+    record(&db, "k", Event::Failing).await;
+    let create = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+        .await
+        .expect("claim")
+        .remove(0);
+    outbox::complete(&db, &create, "w", Utc::now())
+        .await
+        .expect("ack");
+    let tags = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+        .await
+        .expect("claim")
+        .remove(0);
+    outbox::bury(&db, &tags, "w", "403 label_entry write denied", Utc::now())
+        .await
+        .expect("bury");
+    record(&db, "k", Event::Resolved).await;
+    let next = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+        .await
+        .expect("claim");
+    assert_eq!(
+        next.iter().map(|r| r.op.as_str()).collect::<Vec<_>>(),
+        ["close_ticket"]
+    );
+});
+
+on_both_engines!(
+    a_dead_create_holds_back_later_rows_until_revived,
+    |test_db| {
+        let db = test_db.open().await;
+        let recorded = record(&db, "k", Event::Failing).await;
+        let create = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+            .await
+            .expect("claim")
+            .remove(0);
+        outbox::bury(&db, &create, "w", "400 bad field", Utc::now())
+            .await
+            .expect("bury");
+        assert!(
+            outbox::claim(&db, "w", 5, LEASE, Utc::now())
+                .await
+                .expect("claim")
+                .is_empty()
+        );
+        assert!(
+            outbox::revive(&db, recorded.outbox_ids[0], Utc::now())
+                .await
+                .expect("revive")
+        );
+        let revived = outbox::claim(&db, "w", 5, LEASE, Utc::now())
+            .await
+            .expect("claim");
+        assert_eq!(revived.len(), 1);
+        assert_eq!(
+            (revived[0].op.as_str(), revived[0].attempts),
+            ("create_ticket", 1)
+        );
+    }
+);
+
+on_both_engines!(
+    a_rescheduled_row_keeps_its_time_across_a_restart,
+    |test_db| {
+        let db = test_db.open().await;
+        record(&db, "k", Event::Failing).await;
+        let row = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+            .await
+            .expect("claim")
+            .remove(0);
+        let due = Utc::now() + chrono::Duration::seconds(600);
+        outbox::reschedule(
+            &db,
+            &row,
+            "w",
+            due,
+            "503 Service Unavailable",
+            false,
+            Utc::now(),
+        )
+        .await
+        .expect("reschedule");
+        db.close().await.expect("close");
+        let reopened = test_db.open().await;
+        assert!(
+            outbox::claim(&reopened, "w", 1, LEASE, Utc::now())
+                .await
+                .expect("claim")
+                .is_empty(),
+            "not due yet"
+        );
+        let later = outbox::claim(&reopened, "w", 1, LEASE, due + chrono::Duration::seconds(1))
+            .await
+            .expect("claim");
+        assert_eq!(later.len(), 1);
+        assert_eq!(
+            later[0].last_error.as_deref(),
+            Some("503 Service Unavailable")
+        );
+    }
+);
+
+on_both_engines!(concurrent_claimers_never_share_a_row, |test_db| {
+    let db = test_db.open().await;
+    for i in 0..40 {
+        record(&db, &format!("k{i}"), Event::Failing).await;
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..4 {
+        let db = db.clone();
+        tasks.spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = outbox::claim(&db, &format!("w{w}"), 3, LEASE, Utc::now())
+                    .await
+                    .expect("claim");
+                if got.is_empty() {
+                    break mine;
+                }
+                for row in got {
+                    assert!(
+                        outbox::complete(&db, &row, &format!("w{w}"), Utc::now())
+                            .await
+                            .expect("ack")
+                    );
+                    mine.push(row.id);
+                }
+            }
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(ids) = tasks.join_next().await {
+        all.extend(ids.expect("worker"));
+    }
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), total, "a row was claimed twice");
+    assert_eq!(total, 80, "every create and tag row delivered once");
+    assert!(
+        outbox::list(&db, Some(status::PENDING), 100)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+});
+
+on_both_engines!(events_for_an_unknown_finding_are_refused, |test_db| {
+    let db = test_db.open().await;
+    let err = findings::record(&db, &finding("nope"), Event::Resolved, "test", plan)
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, findings::RecordError::NotFound(_)));
+});
+
+on_both_engines!(every_transition_is_audited, |test_db| {
+    let db = test_db.open().await;
+    let created = record(&db, "k", Event::Failing).await;
+    record(&db, "k", Event::Escalated).await;
+    record(&db, "k", Event::Resolved).await;
+    let trail = findings::audit_trail(&db, created.finding_id)
+        .await
+        .expect("audit");
+    let steps: Vec<_> = trail
+        .iter()
+        .map(|a| {
+            (
+                a.event.as_str(),
+                a.from_status.as_deref(),
+                a.to_status.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("failing", None, "open"),
+            ("escalated", Some("open"), "escalated"),
+            ("resolved", Some("escalated"), "resolved")
+        ]
+    );
+});
