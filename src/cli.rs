@@ -132,7 +132,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(LogFormatArg::Text) => LogFormat::Text,
         None => config.log.format,
     };
-    telemetry::init(format, cli.log_level.as_deref(), &config.log.level);
+    // The demo prints its own report; its logs stay quiet unless asked for.
+    let default_level = if matches!(cli.command, Command::Demo) {
+        "warn"
+    } else {
+        config.log.level.as_str()
+    };
+    telemetry::init(format, cli.log_level.as_deref(), default_level);
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Demo => {

@@ -144,17 +144,22 @@ pub fn finding_record(finding: &Finding) -> FindingRecord {
     }
 }
 
+/// Reference fields filled from the finding's subject, who may not be a ServiceNow user.
+const SUBJECT_REFERENCES: [&str; 2] = ["caller_id", "requested_for"];
+
 /// Turns a ticket plan into the outbox rows for `event`.
 fn planned(plan: TicketPlan, event: Event, new: bool) -> Planned {
     let references = plan
         .references
         .iter()
         .map(|(field, (kind, name))| {
+            let optional = SUBJECT_REFERENCES.contains(&field.as_str());
             (
                 field.clone(),
                 NamedReference {
                     kind: *kind,
                     name: name.clone(),
+                    optional,
                 },
             )
         })

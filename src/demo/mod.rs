@@ -112,13 +112,9 @@ async fn demo(sim: &sim::SimHandle, dir: &std::path::Path) -> anyhow::Result<()>
 async fn wait_for_outbox(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
     loop {
-        let counts = outbox::counts(db).await?;
-        let owed: i64 = counts
-            .iter()
-            .filter(|(s, _)| s == outbox::status::PENDING || s == outbox::status::IN_FLIGHT)
-            .map(|(_, n)| n)
-            .sum();
+        let owed = outbox::owed(db).await?;
         if owed == 0 {
+            let counts = outbox::counts(db).await?;
             if let Some((_, dead)) = counts.iter().find(|(s, _)| s == outbox::status::DEAD) {
                 println!(
                     "warning: {dead} outbox row(s) are dead; see `snowsync outbox list --state dead`"
@@ -148,19 +144,33 @@ fn priority_label(code: &str) -> String {
 async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> anyhow::Result<()> {
     let mut rows = findings::list(db, None, 100).await?;
     rows.reverse();
-    println!(
-        "\n{:<12} {:<11} {:<13} {:<16} {:<28} {}",
-        "NUMBER", "TABLE", "PRIORITY", "ASSIGNMENT GROUP", "TAGS", "SUBJECT"
-    );
+    let mut table = vec![
+        [
+            "NUMBER",
+            "TABLE",
+            "PRIORITY",
+            "ASSIGNMENT GROUP",
+            "TAGS",
+            "SUBJECT",
+        ]
+        .map(str::to_owned),
+    ];
     let mut digest = None;
     for finding in &rows {
         let Some(link) = findings::link(db, finding.id).await? else {
             continue;
         };
         let Some(sys_id) = link.sys_id.clone() else {
-            println!(
-                "{:<12} {:<11} (not created) {}",
-                "-", link.table_name, finding.subject
+            table.push(
+                [
+                    "(not created)",
+                    &link.table_name,
+                    "-",
+                    "-",
+                    "-",
+                    &finding.subject,
+                ]
+                .map(str::to_owned),
             );
             continue;
         };
@@ -176,11 +186,11 @@ async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> any
                 .unwrap_or_else(|| id.to_owned()),
             _ => "-".to_owned(),
         };
-        let tags = tags_of(client, &sys_id).await?;
-        println!(
-            "{:<12} {:<11} {:<13} {:<16} {:<28} {}",
-            ticket.number().unwrap_or("-"),
-            link.table_name,
+        let mut tags = tags_of(client, &sys_id).await?;
+        tags.sort();
+        table.push([
+            ticket.number().unwrap_or("-").to_owned(),
+            link.table_name.clone(),
             ticket
                 .str("priority")
                 .map(priority_label)
@@ -191,13 +201,31 @@ async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> any
             } else {
                 tags.join(", ")
             },
-            finding.subject
-        );
+            finding.subject.clone(),
+        ]);
         if digest.is_none() && finding.check_id == "ip-threat-detected" {
             digest = ticket
                 .str("description")
                 .map(|d| (ticket.number().unwrap_or("-").to_owned(), d.to_owned()));
         }
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    println!();
+    for row in &table {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
     }
     if let Some((number, description)) = digest {
         println!("\nDescription of {number}:\n{description}");

@@ -34,6 +34,10 @@ pub const TICKET_FIELDS: [&str; 5] = [
 pub struct NamedReference {
     pub kind: ReferenceKind,
     pub name: String,
+    /// Sent only when the name resolves: a finding's subject (the caller) need not be a
+    /// ServiceNow user, and the ticket must not wait on that.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 /// The payload of a ticket operation as stored in `outbox.payload`.
@@ -148,11 +152,19 @@ impl ServiceNowDeliverer {
     ) -> Result<Map<String, Value>, Failure> {
         let mut fields = payload.fields.clone();
         for (field, reference) in &payload.references {
-            let sys_id = self
+            match self
                 .client
                 .resolve_reference(reference.kind, &reference.name)
-                .await?;
-            fields.insert(field.clone(), Value::String(sys_id));
+                .await
+            {
+                Ok(sys_id) => {
+                    fields.insert(field.clone(), Value::String(sys_id));
+                }
+                Err(ReferenceError::NotFound { .. }) if reference.optional => {
+                    tracing::info!(field, name = %reference.name, "optional reference not found in ServiceNow; left empty");
+                }
+                Err(err) => return Err(err.into()),
+            }
         }
         Ok(fields)
     }

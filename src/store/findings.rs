@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 
 use super::entity::{audit, finding, ticket_link};
@@ -127,7 +127,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
     F: FnMut(PlanInput<'_>) -> Result<Planned, E>,
 {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let existing = open_by_key(&txn, &record.key, true).await?;
     let now = Utc::now();
     let (finding_id, created, occurrences, from, to, planned) = match (existing, event) {

@@ -114,3 +114,15 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), StoreError> {
 pub mod entity;
 pub mod findings;
 pub mod outbox;
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+/// (`IMMEDIATE`): a deferred transaction that reads first cannot upgrade after another
+/// writer commits (SQLITE_BUSY_SNAPSHOT), and the busy timeout does not help there.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

@@ -151,11 +151,6 @@ pub async fn claim(
         // SQLite serialises writers; the single UPDATE … RETURNING is atomic there.
         _ => "",
     };
-    let blocking_dead: Vec<String> = OpKind::ALL
-        .into_iter()
-        .filter(|k| k.blocks_successors_when_dead())
-        .map(|k| format!("'{}'", k.as_str()))
-        .collect();
     let sql = format!(
         "UPDATE outbox SET status = 'in_flight', locked_by = $1, locked_until = $2, \
            attempts = attempts + 1, updated_at = $3, \
@@ -172,7 +167,7 @@ pub async fn claim(
            ORDER BY o.next_attempt_at, o.id \
            LIMIT $4 {lock}) \
          RETURNING *",
-        dead = blocking_dead.join(", "),
+        dead = blocking_dead_ops(),
     );
     let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
     let stmt = Statement::from_sql_and_values(
@@ -362,6 +357,34 @@ pub async fn counts(db: &impl ConnectionTrait) -> Result<Vec<(String, i64)>, DbE
         .into_tuple::<(String, i64)>()
         .all(db)
         .await
+}
+
+/// Rows still owed that can make progress: pending or in flight, and not held back by a
+/// dead row of their finding. Zero means the outbox is drained or stuck on dead rows.
+pub async fn owed(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT COUNT(*) FROM outbox o WHERE o.status IN ('pending', 'in_flight') \
+           AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.finding_id = o.finding_id \
+             AND p.seq < o.seq AND p.status = 'dead' AND p.op IN ({}))",
+        blocking_dead_ops()
+    );
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get_by_index::<i64>(0))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+fn blocking_dead_ops() -> String {
+    OpKind::ALL
+        .into_iter()
+        .filter(|k| k.blocks_successors_when_dead())
+        .map(|k| format!("'{}'", k.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// When the oldest row still owed to ServiceNow was enqueued.
