@@ -1,5 +1,6 @@
 //! The command line: argument parsing and one function per command.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -300,8 +301,12 @@ async fn fields(config: &Config, table: &str, string_only: bool) -> anyhow::Resu
     let lines = servicenow::report::fields(&client, table, string_only)
         .await
         .with_context(|| format!("listing the fields of {table}"))?;
+    // A closed pipe (`| head`) ends the listing quietly rather than with a panic.
+    let mut out = std::io::stdout().lock();
     for line in lines {
-        println!("{line}");
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

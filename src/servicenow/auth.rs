@@ -6,27 +6,23 @@
 //! credentials at once. Secrets stay `SecretString`; they are exposed only to build a header or
 //! a token request, and never logged or put into an error.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::AtomicU16;
 use std::time::Duration;
 
 use base64::Engine as _;
-use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
+use oauth2::basic::{BasicClient, BasicTokenResponse};
 use oauth2::{
-    AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpRequest,
-    HttpResponse, RefreshToken, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername,
-    TokenResponse, TokenUrl,
+    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RefreshToken,
+    ResourceOwnerPassword, ResourceOwnerUsername, TokenResponse, TokenUrl,
 };
-use reqwest::Method;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::info;
 
 use super::error::ServiceNowError;
 use super::flow::Flow;
-use super::transport;
+use super::token_http::{TokenHttp, token_error};
 
 /// The token endpoint, relative to the instance URL.
 pub(crate) const TOKEN_PATH: &str = "oauth_token.do";
@@ -75,10 +71,13 @@ struct Token {
 }
 
 impl Token {
-    /// Usable without renewal: more than a margin (a tenth of the lifetime, at most a minute)
-    /// before expiry, so a request never leaves with a token about to die in flight.
+    /// Usable without renewal: more than a margin before expiry, so a request never leaves
+    /// with a token about to die in flight. The margin is a tenth of the lifetime, between one
+    /// second (`expires_in` counts whole seconds) and a minute, and at most half the lifetime.
     fn fresh(&self, now: Instant) -> bool {
-        let margin = (self.lifetime / 10).min(Duration::from_secs(60));
+        let margin = (self.lifetime / 10)
+            .clamp(Duration::from_secs(1), Duration::from_secs(60))
+            .min(self.lifetime / 2);
         now + margin < self.expires_at
     }
 }
@@ -300,97 +299,36 @@ fn sensitive(text: &str) -> Result<HeaderValue, ServiceNowError> {
     Ok(value)
 }
 
-/// Lets `oauth2` send through our reqwest client. A named type with a boxed `Send` future
-/// rather than a closure: the closure's future is not provably `Send` for every lifetime,
-/// which would make every client future unusable with `tokio::spawn`.
-struct TokenHttp<'a> {
-    ctx: &'a Ctx<'a>,
-    status: &'a AtomicU16,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl<'c> AsyncHttpClient<'c> for TokenHttp<'_> {
-    type Error = ServiceNowError;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, ServiceNowError>> + Send + 'c>>;
-
-    fn call(&'c self, request: HttpRequest) -> Self::Future {
-        Box::pin(token_http(self.ctx, self.status, request))
+    fn token(lifetime_secs: u64, issued: Instant) -> Token {
+        let lifetime = Duration::from_secs(lifetime_secs);
+        Token {
+            access: SecretString::from("t"),
+            refresh: None,
+            expires_at: issued + lifetime,
+            lifetime,
+            generation: 1,
+        }
     }
-}
 
-/// The adapter between `oauth2` and the one reqwest client: flow control, metrics, and the
-/// statuses `oauth2` must not see. A 429, 5xx, redirect or HTML page becomes our own error
-/// (retryable where it should be); 200 and the 4xx refusals go to `oauth2` to parse.
-async fn token_http(
-    ctx: &Ctx<'_>,
-    status_seen: &AtomicU16,
-    req: HttpRequest,
-) -> Result<HttpResponse, ServiceNowError> {
-    let request = reqwest::Request::try_from(req)
-        .map_err(|e| ServiceNowError::Setup(format!("token request: {e}")))?;
-    let endpoint = format!("/{TOKEN_PATH}");
-    let reply = transport::execute_raw(
-        ctx.http,
-        ctx.flow,
-        ctx.timeout,
-        "token",
-        &Method::POST,
-        &endpoint,
-        request,
-    )
-    .await?;
-    status_seen.store(reply.status.as_u16(), Ordering::Relaxed);
-    debug!(status = reply.status.as_u16(), "token endpoint answered");
-    let passes =
-        reply.status == reqwest::StatusCode::OK || matches!(reply.status.as_u16(), 400 | 401 | 403);
-    if !passes || reply.is_html() {
-        return Err(transport::error_from(&Method::POST, &endpoint, &reply));
-    }
-    let mut builder = oauth2::http::Response::builder().status(reply.status);
-    for (k, v) in &reply.headers {
-        builder = builder.header(k, v);
-    }
-    builder
-        .body(reply.body)
-        .map_err(|e| ServiceNowError::Decode {
-            method: Method::POST,
-            endpoint,
-            message: e.to_string(),
-        })
-}
-
-/// Maps an `oauth2` failure to our error. Parse failures keep only the JSON path: the body of a
-/// token response holds the token itself.
-fn token_error(
-    grant: &'static str,
-    status: &AtomicU16,
-    err: RequestTokenError<ServiceNowError, BasicErrorResponse>,
-) -> ServiceNowError {
-    let status = match status.load(Ordering::Relaxed) {
-        0 => String::new(),
-        s => format!("HTTP {s} "),
-    };
-    match err {
-        RequestTokenError::Request(e) => e,
-        RequestTokenError::ServerResponse(r) => ServiceNowError::Auth {
-            grant,
-            message: format!(
-                "the token endpoint refused it: {status}{}{}",
-                r.error(),
-                r.error_description()
-                    .map(|d| format!(" ({d})"))
-                    .unwrap_or_default()
-            ),
-        },
-        RequestTokenError::Parse(e, _body) => ServiceNowError::Auth {
-            grant,
-            message: format!(
-                "the token endpoint sent an unexpected {status}response (at `{}`)",
-                e.path()
-            ),
-        },
-        RequestTokenError::Other(m) => ServiceNowError::Auth {
-            grant,
-            message: format!("the token endpoint sent an unexpected {status}response: {m}"),
-        },
+    #[test]
+    fn tokens_are_renewed_a_margin_before_they_expire() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // lifetime, still fresh at, stale at
+        let cases = [
+            (1799, ms(1_738_000), ms(1_739_000)), // a minute before expiry
+            (300, ms(269_000), ms(270_000)),      // a tenth of the lifetime
+            (2, ms(900), ms(1_000)),              // at least a second
+            (1, ms(400), ms(500)),                // at most half the lifetime
+        ];
+        for (lifetime, fresh, stale) in cases {
+            let t = token(lifetime, t0);
+            assert!(t.fresh(t0 + fresh), "{lifetime} s token at {fresh:?}");
+            assert!(!t.fresh(t0 + stale), "{lifetime} s token at {stale:?}");
+        }
     }
 }

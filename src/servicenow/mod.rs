@@ -8,7 +8,8 @@
 //! them ([`ServiceNowError::classify`]) and the outbox keeps the schedule.
 //!
 //! - `transport`: one HTTP exchange (auth, flow control, metrics, errors)
-//! - `auth`: credentials and the token cache; `flow`: limits and the shared 429 pause
+//! - `auth`: credentials and the token cache; `token_http`: `oauth2` over our reqwest client
+//! - `flow`: the concurrency and pace limits and the shared 429 pause
 //! - `wire`: records, envelopes, `Link` headers; `error`: the error type and its classification
 //! - `table`, `batch`, `reference`, `discovery`, `tags`: the operations
 //! - `report`: the online lines of `snowsync check` and the `snowsync fields` listing
@@ -22,6 +23,7 @@ mod reference;
 pub mod report;
 mod table;
 mod tags;
+mod token_http;
 mod transport;
 mod wire;
 

@@ -22,6 +22,7 @@ pub enum Journal {
 }
 
 impl Journal {
+    /// The field name to write the entry into.
     pub fn field(self) -> &'static str {
         match self {
             Self::WorkNotes => "work_notes",

@@ -46,10 +46,12 @@ impl Record {
         self.0.get(field)
     }
 
+    /// The record's own sys_id.
     pub fn sys_id(&self) -> Option<&str> {
         self.str("sys_id").filter(|s| !s.is_empty())
     }
 
+    /// The human-facing number, e.g. `INC0010006` or `REQ0010003`.
     pub fn number(&self) -> Option<&str> {
         self.str("number").filter(|s| !s.is_empty())
     }
@@ -70,6 +72,7 @@ impl Record {
         parse_datetime(self.sys_updated_on()?)
     }
 
+    /// The fields as a JSON map.
     pub fn into_map(self) -> Map<String, Value> {
         self.0
     }

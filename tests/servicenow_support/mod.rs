@@ -167,3 +167,72 @@ pub fn replay(rec: &Recorded) -> Answer {
 pub fn json_answer(status: u16, body: Value) -> Answer {
     respond(status, &[], body.to_string())
 }
+
+/// The client's configuration for a running emulator in `auth` mode, with its default accounts.
+pub fn sim_config(sim: &snowsync::sim::SimHandle, auth: AuthMode) -> ServiceNowConfig {
+    let (user, password) = sim.integration_credentials();
+    let (client_id, secret) = sim.oauth_client();
+    ServiceNowConfig {
+        client_id: Some(client_id),
+        client_secret: Some(SecretString::from(secret)),
+        username: Some(user),
+        password: Some(SecretString::from(password)),
+        ..config(&sim.base_url(), auth)
+    }
+}
+
+/// Token requests the emulator has received.
+pub async fn token_requests(sim: &snowsync::sim::SimHandle) -> u64 {
+    sim.stats().await.requests_to("POST", "/oauth_token.do")
+}
+
+/// Answers the emulator gave with `status`.
+pub async fn answers(sim: &snowsync::sim::SimHandle, status: u16) -> u64 {
+    sim.stats()
+        .await
+        .responses
+        .get(&status.to_string())
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Log output captured from the current thread (use a current-thread runtime), at every
+/// level, leaving out the emulator's own events.
+pub struct Logs {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl Logs {
+    pub fn capture() -> Self {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "trace,snowsync::sim=off",
+            ))
+            .with_writer(move || Writer(sink.clone()))
+            .with_ansi(false)
+            .finish();
+        Self {
+            buffer,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buffer.lock().unwrap()).into_owned()
+    }
+}
+
+struct Writer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

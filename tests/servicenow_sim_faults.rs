@@ -1,0 +1,129 @@
+//! Flow control, injected faults and metrics against the emulator over HTTP.
+
+mod servicenow_support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use servicenow_support::{answers, sim_config};
+use snowsync::config::AuthMode;
+use snowsync::servicenow::{Client, Disposition, ServiceNowError};
+use snowsync::sim::{self, Burst, FaultRule, Faults, SimConfig, SimHandle};
+
+async fn start() -> (SimHandle, Client) {
+    let sim = sim::spawn(SimConfig::default())
+        .await
+        .expect("start the emulator");
+    let client = Client::new(&sim_config(&sim, AuthMode::Basic)).unwrap();
+    (sim, client)
+}
+
+fn fields(pairs: &[(&str, &str)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_429_burst_holds_back_every_caller_until_retry_after_passes() {
+    let (sim, client) = start().await;
+    sim.set_faults(Faults::none().with_burst(Burst::requests(1, 1)))
+        .await;
+    let first = client.query("incident", "", &[], 1).await.unwrap_err();
+    let paused_at = Instant::now();
+    assert_eq!(
+        first.classify(),
+        Disposition::Retry {
+            after: Some(Duration::from_secs(1))
+        }
+    );
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move {
+                c.query("incident", "", &[], 1)
+                    .await
+                    .map(|_| Instant::now())
+            })
+        })
+        .collect();
+    for call in calls {
+        let done = call.await.unwrap().unwrap();
+        // A lower bound the pause guarantees, however slow the machine.
+        assert!(
+            done - paused_at >= Duration::from_millis(900),
+            "a caller went ahead during the pause"
+        );
+    }
+    assert_eq!(answers(&sim, 429).await, 1);
+}
+
+#[tokio::test]
+async fn faults_from_the_instance_are_classified() {
+    let (sim, client) = start().await;
+    sim.set_faults(Faults::none().with_rule(FaultRule::error(503, 1.0)))
+        .await;
+    let err = client
+        .create("incident", &fields(&[("short_description", "x")]), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    assert!(matches!(err.classify(), Disposition::Retry { .. }));
+    assert!(err.is_ambiguous_write());
+
+    sim.set_faults(Faults {
+        hibernating: true,
+        ..Faults::none()
+    })
+    .await;
+    let err = client.query("incident", "", &[], 10).await.unwrap_err();
+    assert!(
+        matches!(err, ServiceNowError::InstanceUnavailable { .. }),
+        "{err:?}"
+    );
+
+    let mut config = sim_config(&sim, AuthMode::Basic);
+    config.request_timeout = Duration::from_millis(300);
+    let impatient = Client::new(&config).unwrap();
+    sim.set_faults(Faults::none().with_rule(FaultRule::hang(1.0)))
+        .await;
+    let err = impatient
+        .create("incident", &fields(&[("short_description", "x")]), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceNowError::Timeout { .. }), "{err:?}");
+    assert!(err.is_ambiguous_write());
+}
+
+#[tokio::test]
+async fn requests_are_counted_and_timed_per_operation_and_status() {
+    // The only test in this binary that installs a recorder.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).expect("no other recorder in this test binary");
+    let sim = sim::spawn(SimConfig::default()).await.unwrap();
+    let client = Client::new(&sim_config(&sim, AuthMode::OauthPassword)).unwrap();
+    let created = client
+        .create("incident", &fields(&[("short_description", "m")]), &[])
+        .await
+        .unwrap();
+    client
+        .get("incident", created.sys_id().unwrap(), &[])
+        .await
+        .unwrap();
+    client
+        .get("incident", "0123456789abcdef0123456789abcdef", &[])
+        .await
+        .unwrap();
+    let text = handle.render();
+    for series in [
+        r#"servicenow_requests_total{operation="token",status="200"}"#,
+        r#"servicenow_requests_total{operation="create",status="201"}"#,
+        r#"servicenow_requests_total{operation="get",status="200"}"#,
+        r#"servicenow_requests_total{operation="get",status="404"}"#,
+        r#"servicenow_request_duration_seconds_count{operation="create"}"#,
+    ] {
+        assert!(text.contains(series), "{series} missing from:\n{text}");
+    }
+}
