@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::store::entity::outbox::Model as OutboxRow;
 use crate::intake;
 use crate::mapping::{Mappings, Templates};
+use crate::store::entity::outbox::Model as OutboxRow;
 use crate::store::outbox::OpKind;
 use crate::store::{findings, outbox};
 
@@ -97,9 +97,15 @@ pub async fn outbox_retry(
     let mut out = String::new();
     let mut all = true;
     for &id in ids {
-        let Some(row) = outbox::get(db, id).await?.filter(|r| r.status == outbox::status::DEAD) else {
+        let Some(row) = outbox::get(db, id)
+            .await?
+            .filter(|r| r.status == outbox::status::DEAD)
+        else {
             all = false;
-            let _ = writeln!(out, "outbox row {id}: not retried (no such row, or it is not dead)");
+            let _ = writeln!(
+                out,
+                "outbox row {id}: not retried (no such row, or it is not dead)"
+            );
             continue;
         };
         let op = OpKind::parse(&row.op);
@@ -108,7 +114,10 @@ pub async fn outbox_retry(
                 Ok(payload) => payload,
                 Err(e) => {
                     all = false;
-                    let _ = writeln!(out, "outbox row {id}: not retried: the mapping still fails: {e}");
+                    let _ = writeln!(
+                        out,
+                        "outbox row {id}: not retried: the mapping still fails: {e}"
+                    );
                     continue;
                 }
             },
@@ -116,11 +125,18 @@ pub async fn outbox_retry(
         };
         let rerendered = payload.is_some();
         if outbox::revive(db, id, payload, Utc::now()).await? {
-            let how = if rerendered { "payload rendered from the current mappings" } else { "payload unchanged" };
+            let how = if rerendered {
+                "payload rendered from the current mappings"
+            } else {
+                "payload unchanged"
+            };
             let _ = writeln!(out, "outbox row {id}: pending again, due now ({how})");
         } else {
             all = false;
-            let _ = writeln!(out, "outbox row {id}: not retried (it changed state meanwhile)");
+            let _ = writeln!(
+                out,
+                "outbox row {id}: not retried (it changed state meanwhile)"
+            );
         }
     }
     Ok((out, all))

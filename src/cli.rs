@@ -222,11 +222,22 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_mappings(config: &Config) -> anyhow::Result<(crate::mapping::Mappings, crate::mapping::Templates)> {
-    let mappings = crate::mapping::load(&config.mapping.rules_dir)
-        .with_context(|| format!("loading mappings from {}", config.mapping.rules_dir.display()))?;
-    let templates = crate::mapping::load_templates(&config.mapping.templates_dir)
-        .with_context(|| format!("loading templates from {}", config.mapping.templates_dir.display()))?;
+fn load_mappings(
+    config: &Config,
+) -> anyhow::Result<(crate::mapping::Mappings, crate::mapping::Templates)> {
+    let mappings = crate::mapping::load(&config.mapping.rules_dir).with_context(|| {
+        format!(
+            "loading mappings from {}",
+            config.mapping.rules_dir.display()
+        )
+    })?;
+    let templates =
+        crate::mapping::load_templates(&config.mapping.templates_dir).with_context(|| {
+            format!(
+                "loading templates from {}",
+                config.mapping.templates_dir.display()
+            )
+        })?;
     Ok((mappings, templates))
 }
 

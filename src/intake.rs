@@ -154,7 +154,14 @@ fn ticket_payload(plan: &TicketPlan) -> serde_json::Value {
         .iter()
         .map(|(field, (kind, name))| {
             let optional = SUBJECT_REFERENCES.contains(&field.as_str());
-            (field.clone(), NamedReference { kind: *kind, name: name.clone(), optional })
+            (
+                field.clone(),
+                NamedReference {
+                    kind: *kind,
+                    name: name.clone(),
+                    optional,
+                },
+            )
         })
         .collect();
     let payload = TicketPayload {
@@ -171,7 +178,11 @@ fn ticket_payload(plan: &TicketPlan) -> serde_json::Value {
 /// The stored payload of an `apply_tags` row, or `None` when the plan has no tags.
 fn tags_payload(plan: &TicketPlan) -> Option<serde_json::Value> {
     (!plan.tags.is_empty()).then(|| {
-        let payload = TicketPayload { table: plan.table.clone(), tags: plan.tags.clone(), ..Default::default() };
+        let payload = TicketPayload {
+            table: plan.table.clone(),
+            tags: plan.tags.clone(),
+            ..Default::default()
+        };
         serde_json::to_value(payload).unwrap_or_default()
     })
 }
@@ -216,7 +227,8 @@ pub fn replan(
         OpKind::EscalateTicket => (SourceEvent::Escalated, occurrences),
         OpKind::ReopenTicket | OpKind::NotifySource => return Ok(None),
     };
-    let plan = mapping::plan(&finding, event, occurrences, mappings, templates).map_err(|e| IntakeError::Plan(e.to_string()))?;
+    let plan = mapping::plan(&finding, event, occurrences, mappings, templates)
+        .map_err(|e| IntakeError::Plan(e.to_string()))?;
     Ok(match op {
         OpKind::ApplyTags => tags_payload(&plan),
         _ => Some(ticket_payload(&plan)),

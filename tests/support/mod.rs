@@ -1,6 +1,8 @@
 //! Shared test support: fresh databases on both engines.
 #![allow(dead_code)]
 
+pub mod harness;
+
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;

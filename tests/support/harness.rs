@@ -1,0 +1,210 @@
+//! A sync harness: the emulator over real HTTP, a fresh database, intake and the real
+//! deliverer, with the outbox driven step by step (`dispatch`) or to the end (`drain`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use snowsync::config::Config;
+use snowsync::intake::Intake;
+use snowsync::outbox::deliver::ServiceNowDeliverer;
+use snowsync::outbox::notify::Notifier;
+use snowsync::servicenow::Client;
+use snowsync::sim::{SimConfig, SimHandle, SimStats};
+use snowsync::store::findings::{Event, Recorded};
+use snowsync::store::outbox;
+
+use super::{Engine, TestDb};
+
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The settings tests run with: quick retries, a short request timeout, the emulator.
+pub fn config_for(sim: &SimHandle, db: &TestDb, auth: &str, mappings: &Path) -> Config {
+    let text = format!(
+        r#"
+[servicenow]
+instance_url = "{url}"
+auth = "{auth}"
+client_id = "snowsync"
+client_secret = "snowsync-secret"
+username = "snowsync.integration"
+password = "snowsync"
+request_timeout = "1s"
+connect_timeout = "1s"
+max_concurrency = 8
+requests_per_second = 1000.0
+[http]
+listen = "127.0.0.1:0"
+api_keys = ["test-key-0123456789abcdef"]
+[outbox]
+workers = 4
+lease = "5s"
+idle_poll = "20ms"
+initial = "10ms"
+max = "200ms"
+max_attempts = 10
+[poller]
+enabled = false
+[mapping]
+rules_dir = "{mappings}"
+templates_dir = "{templates}"
+"#,
+        url = sim.base_url(),
+        mappings = mappings.display(),
+        templates = repo_path("templates").display(),
+    );
+    let mut config = Config::from_toml("test settings", &text, Vec::new()).expect("test config");
+    config.database = db.config.clone();
+    config
+}
+
+pub struct Harness {
+    pub sim: SimHandle,
+    pub test_db: TestDb,
+    pub db: DatabaseConnection,
+    pub config: Config,
+    pub intake: Intake,
+    pub deliverer: ServiceNowDeliverer,
+}
+
+impl Harness {
+    /// The starter mappings and templates, basic auth.
+    pub async fn start(engine: Engine) -> Self {
+        Self::with(
+            engine,
+            SimConfig::default(),
+            &repo_path("mappings"),
+            "basic",
+        )
+        .await
+    }
+
+    pub async fn with(engine: Engine, sim: SimConfig, mappings: &Path, auth: &str) -> Self {
+        let sim = snowsync::sim::spawn(sim).await.expect("emulator");
+        let test_db = TestDb::new(engine);
+        let db = test_db.open().await;
+        let config = config_for(&sim, &test_db, auth, mappings);
+        let intake = intake(&db, &config);
+        let deliverer = deliverer(&db, &config);
+        Self {
+            sim,
+            test_db,
+            db,
+            config,
+            intake,
+            deliverer,
+        }
+    }
+
+    /// A second service instance on the same database and emulator.
+    pub fn another_instance(&self) -> ServiceNowDeliverer {
+        deliverer(&self.db, &self.config)
+    }
+
+    /// Records a generic finding (JSON) as failing.
+    pub async fn failing(&self, finding: &serde_json::Value) -> Recorded {
+        let parsed = snowsync::ingest::parse(
+            snowsync::ingest::InputFormat::Generic,
+            finding.to_string().as_bytes(),
+        )
+        .expect("a valid finding");
+        self.intake
+            .failing(&parsed[0], "test")
+            .await
+            .expect("recorded")
+    }
+
+    pub async fn event(&self, finding_id: i64, event: Event) -> Recorded {
+        self.intake
+            .event_for_id(finding_id, event, "test")
+            .await
+            .expect("recorded")
+    }
+
+    /// One claim-and-deliver step as worker `test`.
+    pub async fn dispatch(&self) -> bool {
+        snowsync::outbox::dispatch_once(&self.db, "test", &self.config.outbox, &self.deliverer)
+            .await
+            .expect("dispatch")
+    }
+
+    /// Delivers until nothing that can make progress is owed.
+    pub async fn drain(&self) {
+        drain_with(&self.db, &self.config, &self.deliverer, "test").await
+    }
+
+    pub async fn stats(&self) -> SimStats {
+        self.sim.stats().await
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.config.servicenow).expect("client")
+    }
+}
+
+pub fn intake(db: &DatabaseConnection, config: &Config) -> Intake {
+    Intake {
+        db: db.clone(),
+        mappings: Arc::new(snowsync::mapping::load(&config.mapping.rules_dir).expect("mappings")),
+        templates: Arc::new(
+            snowsync::mapping::load_templates(&config.mapping.templates_dir).expect("templates"),
+        ),
+        wake: Arc::new(tokio::sync::Notify::new()),
+    }
+}
+
+pub fn deliverer(db: &DatabaseConnection, config: &Config) -> ServiceNowDeliverer {
+    ServiceNowDeliverer {
+        db: db.clone(),
+        client: Client::new(&config.servicenow).expect("client"),
+        notifier: Notifier::new(config.sources.clone(), Duration::from_secs(1)).expect("notifier"),
+    }
+}
+
+/// Delivers as `worker` until no row that can make progress is owed; rows waiting for
+/// their retry time are waited for, up to 60 s in all.
+pub async fn drain_with(
+    db: &DatabaseConnection,
+    config: &Config,
+    deliverer: &ServiceNowDeliverer,
+    worker: &str,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if snowsync::outbox::dispatch_once(db, worker, &config.outbox, deliverer)
+            .await
+            .expect("dispatch")
+        {
+            continue;
+        }
+        if outbox::owed(db).await.expect("owed") == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outbox did not drain within 60 s"
+        );
+        // Rows wait for their retry time or another worker's lease: poll the condition.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A generic finding for `login` failing `check_id`, as Oort would report it.
+pub fn finding(check_id: &str, login: &str) -> serde_json::Value {
+    serde_json::json!({
+        "source": "oort",
+        "kind": "check",
+        "check_id": check_id,
+        "title": "Inactive Users",
+        "severity": "medium",
+        "subject": {"login": login, "display_name": "Test User", "status": "ACTIVE", "user_type": "INTERNAL"},
+        "description": ["The user has not signed in for 90 days."],
+        "recommended_actions": ["Confirm with the manager whether the account is needed."],
+        "link": "https://dashboard.example.com/users/1",
+        "occurred_at": "2026-11-01T10:00:00Z"
+    })
+}

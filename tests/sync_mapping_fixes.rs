@@ -1,0 +1,208 @@
+//! Scenarios around the mapping: request economy of a plain ticket, and a dead row revived
+//! by `outbox retry` after the mapping is fixed. Each on SQLite and on PostgreSQL.
+
+mod support;
+
+use std::path::Path;
+
+use snowsync::sim::SimConfig;
+use snowsync::store::outbox;
+use support::harness::{Harness, finding};
+
+const PLAIN: &str = r#"
+[default]
+profile = "plain"
+
+[profile.plain]
+table = "incident"
+impact = "medium"
+urgency = "medium"
+caller = "none"
+state = "new"
+auto_close_state = "resolved"
+close_code = "Solution provided"
+escalation_state = "in_progress"
+"#;
+
+fn mappings(dir: &Path, text: &str) {
+    std::fs::write(dir.join("rules.toml"), text).expect("write the mapping");
+}
+
+on_both_engines!(
+    creating_a_ticket_without_tags_or_references_costs_one_request,
+    |test_db| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        mappings(dir.path(), PLAIN);
+        let h = Harness::with(test_db.engine, SimConfig::default(), dir.path(), "basic").await;
+        h.failing(&finding("inactive-users", "ana.souza@simubiz.com"))
+            .await;
+        h.drain().await;
+        let stats = h.stats().await;
+        assert_eq!(stats.requests_to("POST", "/api/now/table/incident"), 1);
+        assert_eq!(
+            stats.requests_total, 1,
+            "no lookup before the create and no re-read after it: {:?}",
+            stats.requests
+        );
+    }
+);
+
+on_both_engines!(a_coalesced_burst_of_repeats_costs_one_request, |test_db| {
+    let dir = tempfile::tempdir().expect("temp dir");
+    mappings(dir.path(), PLAIN);
+    let h = Harness::with(test_db.engine, SimConfig::default(), dir.path(), "basic").await;
+    h.failing(&finding("inactive-users", "ana.souza@simubiz.com"))
+        .await;
+    h.drain().await;
+    for _ in 0..10 {
+        h.failing(&finding("inactive-users", "ana.souza@simubiz.com"))
+            .await;
+    }
+    h.drain().await;
+    assert_eq!(
+        h.stats().await.requests_total,
+        2,
+        "one create, one update for ten repeats"
+    );
+});
+
+on_both_engines!(
+    an_unknown_assignment_group_goes_dead_and_outbox_retry_revives_it_after_the_fix,
+    |test_db| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let broken = PLAIN.replace(
+            "caller = \"none\"",
+            "caller = \"none\"\nassignment_group = \"Servce Desk\"",
+        );
+        mappings(dir.path(), &broken);
+        let h = Harness::with(test_db.engine, SimConfig::default(), dir.path(), "basic").await;
+        let recorded = h
+            .failing(&finding("inactive-users", "ana.souza@simubiz.com"))
+            .await;
+        h.drain().await;
+        let dead = outbox::of_finding(&h.db, recorded.finding_id)
+            .await
+            .expect("rows")
+            .remove(0);
+        assert_eq!(dead.status, "dead");
+        assert!(
+            dead.last_error
+                .clone()
+                .unwrap_or_default()
+                .contains("Servce Desk"),
+            "the reason names the value"
+        );
+
+        let fixed = PLAIN.replace(
+            "caller = \"none\"",
+            "caller = \"none\"\nassignment_group = \"Service Desk\"",
+        );
+        mappings(dir.path(), &fixed);
+        let mappings = snowsync::mapping::load(dir.path()).expect("fixed mappings");
+        let templates =
+            snowsync::mapping::load_templates(&h.config.mapping.templates_dir).expect("templates");
+        let (report, all) = snowsync::admin::outbox_retry(&h.db, &[dead.id], &mappings, &templates)
+            .await
+            .expect("retry");
+        assert!(all, "{report}");
+        assert!(
+            report.contains("rendered from the current mappings"),
+            "{report}"
+        );
+        h.drain().await;
+        let row = outbox::get(&h.db, dead.id)
+            .await
+            .expect("get")
+            .expect("row");
+        assert_eq!(row.status, "done");
+        assert_eq!(h.stats().await.tables["incident"].records, 1);
+    }
+);
+
+on_both_engines!(
+    two_service_instances_on_one_database_never_send_a_row_twice,
+    |test_db| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        mappings(dir.path(), PLAIN);
+        let h = Harness::with(test_db.engine, SimConfig::default(), dir.path(), "basic").await;
+        for n in 0..40 {
+            h.failing(&finding("inactive-users", &format!("user{n}@simubiz.com")))
+                .await;
+        }
+        // A second instance: its own connection pool and client, the same database and queue.
+        let other_db = h.test_db.open().await;
+        let other = support::harness::deliverer(&other_db, &h.config);
+        // The second instance takes its share before both run concurrently.
+        assert!(
+            snowsync::outbox::dispatch_once(&other_db, "b0", &h.config.outbox, &other)
+                .await
+                .expect("dispatch")
+        );
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..3 {
+            let (db, config, deliverer) = (h.db.clone(), h.config.clone(), h.another_instance());
+            tasks.spawn(async move {
+                support::harness::drain_with(&db, &config, &deliverer, &format!("a{n}")).await
+            });
+        }
+        let config = h.config.clone();
+        tasks.spawn(
+            async move { support::harness::drain_with(&other_db, &config, &other, "b0").await },
+        );
+        while let Some(done) = tasks.join_next().await {
+            done.expect("instance");
+        }
+        let stats = h.stats().await;
+        assert_eq!(
+            stats.requests_to("POST", "/api/now/table/incident"),
+            40,
+            "each create sent exactly once"
+        );
+        assert_eq!(stats.tables["incident"].duplicate_correlation_records, 0);
+    }
+);
+
+on_both_engines!(a_restart_keeps_the_retry_schedule, |test_db| {
+    let dir = tempfile::tempdir().expect("temp dir");
+    mappings(dir.path(), PLAIN);
+    let h = Harness::with(test_db.engine, SimConfig::default(), dir.path(), "basic").await;
+    let mut config = h.config.clone();
+    config.outbox.retry.initial = std::time::Duration::from_secs(3600);
+    config.outbox.retry.max = std::time::Duration::from_secs(3600);
+    config.outbox.retry.jitter = false;
+    h.sim
+        .set_faults(
+            snowsync::sim::Faults::none().with_rule(snowsync::sim::FaultRule::error(503, 1.0)),
+        )
+        .await;
+    let recorded = h
+        .failing(&finding("inactive-users", "ana.souza@simubiz.com"))
+        .await;
+    assert!(
+        snowsync::outbox::dispatch_once(&h.db, "before", &config.outbox, &h.deliverer)
+            .await
+            .expect("dispatch")
+    );
+    let before = outbox::of_finding(&h.db, recorded.finding_id)
+        .await
+        .expect("rows")
+        .remove(0);
+    h.sim.set_faults(snowsync::sim::Faults::none()).await;
+
+    // The process restarts: a new pool, client and worker.
+    h.db.clone().close().await.expect("close");
+    let db = h.test_db.open().await;
+    let deliverer = support::harness::deliverer(&db, &config);
+    assert!(
+        !snowsync::outbox::dispatch_once(&db, "after", &config.outbox, &deliverer)
+            .await
+            .expect("dispatch"),
+        "not due for an hour"
+    );
+    let after = outbox::get(&db, before.id)
+        .await
+        .expect("get")
+        .expect("row");
+    assert_eq!(after.next_attempt_at, before.next_attempt_at);
+    assert_eq!(after.attempts, 1);
+});
