@@ -212,9 +212,11 @@ impl ServiceNowDeliverer {
                 reason: "the finding has no ticket to tag".to_owned(),
             });
         };
-        for tag in &payload.tags {
-            self.client.add_tag(&payload.table, &sys_id, tag).await?;
-        }
+        // A first attempt right after the create cannot find tags of ours on the ticket.
+        let known_untagged = row.attempts <= 1 && !row.maybe_applied;
+        self.client
+            .add_tags(&payload.table, &sys_id, &payload.tags, known_untagged)
+            .await?;
         Ok(Delivery::Done)
     }
 

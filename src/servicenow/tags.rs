@@ -33,6 +33,73 @@ impl Client {
     }
 
     /// The sys_id of the label named `name`, created when missing.
+    /// Attaches every label in `labels` to the record, in as few requests as it can:
+    /// one read of the record's existing entries (skipped when `known_untagged`, e.g.
+    /// right after snowsync created the record), then the missing entries, several at
+    /// once through the Batch API. Safe to repeat: entries already there are not added.
+    pub async fn add_tags(
+        &self,
+        table: &str,
+        sys_id: &str,
+        labels: &[String],
+        known_untagged: bool,
+    ) -> Result<(), ServiceNowError> {
+        wire::check_table(table).map_err(ServiceNowError::InvalidRequest)?;
+        wire::check_sys_id(sys_id).map_err(ServiceNowError::InvalidRequest)?;
+        let mut wanted = Vec::new();
+        for label in labels {
+            let id = self.label_id(label).await?;
+            if !wanted.contains(&id) {
+                wanted.push(id);
+            }
+        }
+        if !known_untagged && !wanted.is_empty() {
+            let query = [wire::eq("table", table), wire::eq("table_key", sys_id)]
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ServiceNowError::InvalidRequest)?
+                .join("^");
+            let existing = self.query("label_entry", &query, &["label"], 100).await?;
+            wanted.retain(|id| {
+                !existing
+                    .iter()
+                    .any(|e| e.reference("label") == Some(id.as_str()))
+            });
+        }
+        let entry = |label_id: &str| {
+            let mut fields = Map::new();
+            fields.insert("label".into(), label_id.into());
+            fields.insert("table".into(), table.into());
+            fields.insert("table_key".into(), sys_id.into());
+            fields
+        };
+        match wanted.as_slice() {
+            [] => Ok(()),
+            [one] => self
+                .write("tag", Method::POST, "label_entry", &entry(one))
+                .await
+                .map(drop),
+            several => {
+                let requests = several
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| {
+                        super::BatchRequest::create(
+                            format!("tag{i}"),
+                            "label_entry",
+                            &entry(id),
+                            &["sys_id"],
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                for response in self.batch(requests).await? {
+                    response.result?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     pub(crate) async fn label_id(&self, name: &str) -> Result<String, ServiceNowError> {
         let name = name.trim();
         if name.is_empty() {

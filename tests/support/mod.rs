@@ -1,6 +1,7 @@
 //! Shared test support: fresh databases on both engines.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod harness;
 
 use std::time::Duration;

@@ -1,0 +1,92 @@
+//! The whole service on port 0 (API, outbox workers) against the emulator.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use snowsync::config::Config;
+use snowsync::service::Running;
+use snowsync::sim::{SimConfig, SimHandle};
+use tokio_util::sync::CancellationToken;
+
+use super::harness::{config_for, repo_path};
+use super::{Engine, TestDb};
+
+pub const API_KEY: &str = "test-key-0123456789abcdef";
+
+pub struct TestApp {
+    pub sim: SimHandle,
+    pub test_db: TestDb,
+    pub config: Config,
+    pub running: Running,
+    pub http: reqwest::Client,
+}
+
+impl TestApp {
+    pub async fn spawn(engine: Engine) -> Self {
+        Self::spawn_with(engine, SimConfig::default(), "basic", |_| {}).await
+    }
+
+    pub async fn spawn_with(
+        engine: Engine,
+        sim: SimConfig,
+        auth: &str,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
+        let sim = snowsync::sim::spawn(sim).await.expect("emulator");
+        let test_db = TestDb::new(engine);
+        let mut config = config_for(&sim, &test_db, auth, &repo_path("mappings"));
+        adjust(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let running = snowsync::service::start(&config, listener, CancellationToken::new())
+            .await
+            .expect("service");
+        Self {
+            sim,
+            test_db,
+            config,
+            running,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.running.url())
+    }
+
+    /// POSTs `body` with the API key in `x-api-client-token`.
+    pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .header("x-api-client-token", API_KEY)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Waits until the outbox owes nothing that can make progress.
+    pub async fn settled(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+        while snowsync::store::outbox::owed(&self.running.db)
+            .await
+            .expect("owed")
+            > 0
+        {
+            if tokio::time::Instant::now() > deadline {
+                let counts = snowsync::store::outbox::counts(&self.running.db)
+                    .await
+                    .expect("counts");
+                panic!("the outbox did not settle: {counts:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await;
+        self.sim.shutdown().await;
+    }
+}
