@@ -132,6 +132,10 @@ async fn a_burst_answers_429_with_retry_after_for_the_next_n_requests() {
             .unwrap();
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
+        assert!(
+            resp.headers().contains_key("x-ratelimit-reset")
+                && resp.headers().contains_key("x-ratelimit-rule")
+        );
         envelope(&body(resp).await);
     }
     assert_eq!(sim.get("api/now/table/incident").await.0, StatusCode::OK);
