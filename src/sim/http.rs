@@ -313,7 +313,10 @@ fn finish(sim: &Sim, mut resp: Response) -> Response {
     if let Ok(v) = HeaderValue::from_str(&txn) {
         h.insert("X-Transaction-ID", v);
     }
-    if status != StatusCode::UNAUTHORIZED {
+    let json = h
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status != StatusCode::UNAUTHORIZED && (json || status == StatusCode::NO_CONTENT) {
         h.insert("X-Is-Logged-In", HeaderValue::from_static("true"));
     }
     resp

@@ -345,3 +345,31 @@ async fn bad_requests_get_the_error_envelope() {
         assert_eq!(envelope(&body).0, message);
     }
 }
+
+#[tokio::test]
+async fn links_and_location_use_the_public_url_when_one_is_set() {
+    let public = url::Url::parse("https://dev60827.service-now.com/").unwrap();
+    let sim = TestSim::with(snowsync::sim::SimConfig {
+        public_url: Some(public),
+        ..snowsync::sim::SimConfig::default()
+    })
+    .await;
+    let resp = sim
+        .request(As::Integration, Method::POST, "api/now/table/incident")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let location = resp.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(location.starts_with("https://dev60827.service-now.com/api/now/v2/table/incident/"));
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["result"]["opened_by"]["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://dev60827.service-now.com/api/now/v2/table/sys_user/")
+    );
+}
