@@ -1,6 +1,7 @@
 //! `snowsync sim`: flags to a `SimConfig`, a start-up banner, serving until stopped.
 //! Prints passwords only when they are the published defaults.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -232,9 +233,13 @@ pub fn banner(config: &SimConfig, url: &url::Url) -> Vec<String> {
 pub async fn run(args: SimArgs, shutdown: CancellationToken) -> Result<(), SimCliError> {
     let config = args.config()?;
     let handle = super::spawn(config.clone()).await?;
+    let mut out = std::io::stdout().lock();
     for line in banner(&config, &handle.base_url()) {
-        println!("{line}");
+        // A closed stdout must not stop the emulator.
+        let _ = writeln!(out, "{line}");
     }
+    let _ = out.flush();
+    drop(out);
     shutdown.cancelled().await;
     handle.shutdown().await;
     Ok(())

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 
+const MAX_OFFSET: i64 = 100 * 366 * 86_400;
+
 /// Wall-clock time plus an offset that only grows (`advance`).
 #[derive(Debug, Default)]
 pub(crate) struct Clock {
@@ -28,10 +30,14 @@ impl Clock {
         format(&self.now().naive_utc())
     }
 
-    /// Moves the emulated time forward.
+    /// Moves the emulated time forward, by at most a century in all: dates stay printable.
     pub(crate) fn advance(&self, by: Duration) {
-        let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX / 4);
-        self.offset_secs.fetch_add(secs, Ordering::Relaxed);
+        let secs = i64::try_from(by.as_secs()).unwrap_or(MAX_OFFSET);
+        let _ = self
+            .offset_secs
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_add(secs).min(MAX_OFFSET))
+            });
     }
 }
 

@@ -148,6 +148,18 @@ fn too_many(retry_after_secs: u64) -> Response {
     resp
 }
 
+/// The `X-RateLimit-*` headers of a request a rule counted.
+fn rate_headers(resp: &mut Response, limit: Option<u64>, reset: i64, rule: &str) {
+    let h = resp.headers_mut();
+    if let Some(limit) = limit {
+        h.insert("X-RateLimit-Limit", HeaderValue::from(limit));
+    }
+    h.insert("X-RateLimit-Reset", HeaderValue::from(reset));
+    if let Ok(v) = HeaderValue::from_str(rule) {
+        h.insert("X-RateLimit-Rule", v);
+    }
+}
+
 /// Serves one request; the Batch API calls it again for each of its items.
 pub(crate) fn serve(
     sim: Arc<Sim>,
@@ -178,9 +190,16 @@ pub(crate) fn serve(
                     );
                     return finish(&sim, resp);
                 }
-                Pre::TooMany { retry_after_secs } => {
+                Pre::TooMany {
+                    retry_after_secs,
+                    rule,
+                    limit,
+                } => {
                     sim.stats.fault("too_many_requests");
-                    return finish(&sim, too_many(retry_after_secs));
+                    let mut resp = too_many(retry_after_secs);
+                    let reset = sim.clock.unix() + i64::try_from(retry_after_secs).unwrap_or(0);
+                    rate_headers(&mut resp, limit, reset, &rule);
+                    return finish(&sim, resp);
                 }
                 Pre::Fail { status } => {
                     sim.stats.fault(&format!("error_{status}"));
@@ -246,12 +265,7 @@ pub(crate) fn serve(
                         batch::handle(&sim, &ctl, &parts, &body).await
                     };
                     if let Some(r) = rate {
-                        let h = resp.headers_mut();
-                        h.insert("X-RateLimit-Limit", HeaderValue::from(r.limit));
-                        h.insert("X-RateLimit-Reset", HeaderValue::from(r.reset));
-                        if let Ok(v) = HeaderValue::from_str(&r.rule) {
-                            h.insert("X-RateLimit-Rule", v);
-                        }
+                        rate_headers(&mut resp, Some(r.limit), r.reset, &r.rule);
                     }
                     resp
                 }
@@ -299,7 +313,10 @@ fn finish(sim: &Sim, mut resp: Response) -> Response {
     if let Ok(v) = HeaderValue::from_str(&txn) {
         h.insert("X-Transaction-ID", v);
     }
-    if status != StatusCode::UNAUTHORIZED {
+    let json = h
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status != StatusCode::UNAUTHORIZED && (json || status == StatusCode::NO_CONTENT) {
         h.insert("X-Is-Logged-In", HeaderValue::from_static("true"));
     }
     resp

@@ -200,13 +200,10 @@ pub struct SimHandle {
 }
 
 impl SimHandle {
-    /// The instance URL, e.g. `http://127.0.0.1:PORT/` (with the trailing slash).
+    /// Where the emulator listens, e.g. `http://127.0.0.1:PORT/` (with the trailing slash).
+    /// Links in records use `SimConfig::public_url` instead when it is set.
     pub fn base_url(&self) -> Url {
-        self.sim
-            .config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| self.sim.bound.clone())
+        self.sim.bound.clone()
     }
 
     /// What `GET /sim/stats` returns.

@@ -13,8 +13,11 @@ use super::{AfterCommit, Fault, Faults};
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Pre {
     Hibernate,
+    /// A burst 429: it names the rule and, when a rate-limit rule is set, its limit.
     TooMany {
         retry_after_secs: u64,
+        rule: String,
+        limit: Option<u64>,
     },
     Fail {
         status: u16,
@@ -102,7 +105,10 @@ impl FaultEngine {
             .as_ref()
             .and_then(|b| b.duration)
             .and_then(|d| chrono::Duration::from_std(d).ok())
-            .map(|d| now + d);
+            .map(|d| {
+                now.checked_add_signed(d)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC)
+            });
         s.revoke_countdown = faults.revoke_tokens_after;
         s.windows.clear();
         let revoke = faults.revoke_tokens;
@@ -151,6 +157,8 @@ impl FaultEngine {
                 }
                 return Pre::TooMany {
                     retry_after_secs: b.retry_after_secs,
+                    rule: s.rule_sys_id.clone(),
+                    limit: s.faults.rate_limit.as_ref().map(|r| r.per_hour),
                 };
             }
         }
@@ -247,7 +255,9 @@ mod tests {
         let got: Vec<Pre> = (0..4).map(|_| e.before("GET", "/x", now)).collect();
         assert!(got[..3].iter().all(|p| *p
             == Pre::TooMany {
-                retry_after_secs: 5
+                retry_after_secs: 5,
+                rule: e.lock().rule_sys_id.clone(),
+                limit: None,
             }));
         assert_eq!(got[3], serve());
     }

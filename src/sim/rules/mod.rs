@@ -30,6 +30,14 @@ fn set(def: &TableDef, values: &mut [String], name: &str, v: impl Into<String>) 
     }
 }
 
+/// Records who or when: always on an update; on a create only where the client left the
+/// field empty, as an insert keeps the values it is given.
+fn stamp(def: &TableDef, values: &mut [String], creating: bool, name: &str, v: &str) {
+    if !creating || get(def, values, name).is_empty() {
+        set(def, values, name, v);
+    }
+}
+
 /// Priority from impact × urgency, the standard data-lookup matrix.
 pub(crate) fn priority(impact: &str, urgency: &str) -> Option<&'static str> {
     let i: u8 = impact.parse().ok().filter(|n| (1..=3).contains(n))?;
@@ -217,11 +225,10 @@ fn incident(
         set(def, new, "hold_reason", "");
     }
     if state != old_state {
+        let creating = old.is_none();
         let resolve = |new: &mut [String]| {
-            set(def, new, "resolved_at", now.clone());
-            if get(def, new, "resolved_by").is_empty() {
-                set(def, new, "resolved_by", user.clone());
-            }
+            stamp(def, new, creating, "resolved_at", &now);
+            stamp(def, new, creating, "resolved_by", &user);
             if let Some(secs) = clock::seconds_between(get(def, new, "opened_at"), &now) {
                 set(def, new, "calendar_stc", secs.to_string());
                 set(def, new, "calendar_duration", clock::duration_text(secs));
@@ -233,8 +240,8 @@ fn incident(
                 if get(def, new, "resolved_at").is_empty() {
                     resolve(new);
                 }
-                set(def, new, "closed_at", now.clone());
-                set(def, new, "closed_by", user.clone());
+                stamp(def, new, creating, "closed_at", &now);
+                stamp(def, new, creating, "closed_by", &user);
                 set(def, new, "active", "false");
             }
             CANCELED => set(def, new, "active", "false"),
@@ -271,8 +278,8 @@ fn request_closure(def: &TableDef, old: Option<&[String]>, new: &mut [String], c
     let old_state = old.map(|o| get(def, o, "state")).unwrap_or("");
     if state != old_state && matches!(state.as_str(), "3" | "4" | "7") {
         set(def, new, "active", "false");
-        set(def, new, "closed_at", ctx.now.clone());
-        set(def, new, "closed_by", ctx.actor.sys_id.clone());
+        stamp(def, new, old.is_none(), "closed_at", &ctx.now);
+        stamp(def, new, old.is_none(), "closed_by", &ctx.actor.sys_id);
     }
 }
 

@@ -39,7 +39,7 @@ fn insert(
     input.push(("sys_id".to_owned(), sys_id.clone()));
     let schema = db.schema.clone();
     if let Some(def) = schema.table(table) {
-        // Invariant: seed rows satisfy every rule; a failure would be a bug in this file.
+        // Seed rows satisfy every rule: a refusal is a bug in this file, logged, not fatal.
         if let Err(e) = write::create(db, def, &input, ctx) {
             tracing::error!(table, key, error = ?e, "seed record refused");
         }
