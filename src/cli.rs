@@ -49,8 +49,12 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         database: Option<String>,
     },
-    /// Validate the configuration, then connect to ServiceNow and report what works
-    Check,
+    /// Validate the configuration, mappings and templates, then connect to ServiceNow and report what works
+    Check {
+        /// Check the configuration, mappings and templates only; contact nothing
+        #[arg(long)]
+        offline: bool,
+    },
     /// Record findings from a JSON Lines file (generic findings, Oort events, approval requests)
     Ingest {
         /// One JSON document per line
@@ -146,7 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { database } => migrate(config, database).await,
-        Command::Check => Ok(check(&config).await),
+        Command::Check { offline } => Ok(check(&config, offline).await),
         Command::Fields { table, string_only } => fields(&config, &table, string_only).await,
         Command::Render(args) => render(&config, &args),
         Command::Ingest { file, no_progress } => ingest_file(config, file, no_progress).await,
@@ -283,24 +287,15 @@ async fn migrate(mut config: Config, database: Option<String>) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-async fn check(config: &Config) -> ExitCode {
+async fn check(config: &Config, offline: bool) -> ExitCode {
     for line in describe(config) {
         println!("{line}");
     }
-    let mapping =
-        crate::mapping::check::offline(&config.mapping.rules_dir, &config.mapping.templates_dir);
-    for line in &mapping.lines {
+    let report = crate::check::run(config, offline).await;
+    for line in &report.lines {
         println!("{line}");
     }
-    let lines = servicenow::report::check(&config.servicenow).await;
-    for line in &lines {
-        println!("{line}");
-    }
-    if mapping.failed
-        || lines
-            .iter()
-            .any(|l| l.level == servicenow::report::Level::Fail)
-    {
+    if report.failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

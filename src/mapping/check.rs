@@ -20,6 +20,8 @@ use crate::template::Templates;
 pub struct Report {
     pub lines: Vec<String>,
     pub failed: bool,
+    /// The mappings, when they loaded, for the checks against the instance.
+    pub mappings: Option<Mappings>,
 }
 
 impl Report {
@@ -66,15 +68,16 @@ pub fn offline(rules_dir: &Path, templates_dir: &Path) -> Report {
             None
         }
     };
-    if let (Some(mappings), Some(templates)) = (mappings, templates) {
+    if let (Some(mappings), Some(templates)) = (&mappings, templates) {
         let missing = mappings.verify_templates(&templates);
         for problem in &missing {
             report.fail(problem.to_string());
         }
         if missing.is_empty() {
-            render_profiles(&mappings, &templates, &mut report);
+            render_profiles(mappings, &templates, &mut report);
         }
     }
+    report.mappings = mappings;
     report
 }
 
