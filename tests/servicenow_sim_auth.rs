@@ -269,3 +269,30 @@ async fn a_canary_secret_never_reaches_logs_errors_or_debug_output() {
         "the client secret leaked:\n{all}"
     );
 }
+
+#[tokio::test]
+async fn batch_items_refused_after_a_revocation_mid_batch_are_sent_again_with_a_new_token() {
+    let sim = start(SimConfig::default()).await;
+    let client = Client::new(&sim_config(&sim, AuthMode::OauthPassword)).unwrap();
+    client.query("incident", "", &["number"], 1).await.unwrap();
+    // The token dies right after the batch call itself is let in, before its items run.
+    sim.set_faults(snowsync::sim::Faults::none().revoking_tokens_after(1))
+        .await;
+    let item = |n: u32| {
+        let mut fields = serde_json::Map::new();
+        fields.insert("short_description".into(), format!("batch {n}").into());
+        snowsync::servicenow::BatchRequest::create(
+            format!("i{n}"),
+            "incident",
+            &fields,
+            &["number"],
+        )
+        .unwrap()
+    };
+    let answers = client.batch(vec![item(1), item(2)]).await.unwrap();
+    for answer in answers {
+        let record = answer.result.unwrap().expect("a created record");
+        assert!(record.number().unwrap_or_default().starts_with("INC"));
+    }
+    assert!(token_requests(&sim).await >= 2, "the token was renewed");
+}

@@ -151,7 +151,9 @@ impl Auth {
             return Ok(());
         };
         let mut cache = o.cache.lock().await;
+        // `u64::MAX` names no token: renew whatever is cached.
         if let Some(t) = &cache.token
+            && generation != u64::MAX
             && t.generation != generation
             && t.fresh(Instant::now())
         {

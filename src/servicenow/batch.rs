@@ -146,6 +146,7 @@ impl Client {
         }
         let mut answers: HashMap<String, Result<Option<Record>, ServiceNowError>> = HashMap::new();
         let mut pending: Vec<&BatchRequest> = requests.iter().collect();
+        let mut renewed = false;
         for _ in 0..ROUNDS {
             if pending.is_empty() {
                 break;
@@ -153,10 +154,21 @@ impl Client {
             let answer = self.batch_round(&pending).await?;
             let by_id: HashMap<&str, &BatchRequest> =
                 pending.iter().map(|r| (r.id.as_str(), *r)).collect();
+            let mut unauthorized = false;
             for item in answer.serviced_requests {
+                // An item refused with 401 was not applied: the token died during the batch
+                // (revoked or expired). Renew once and send those items again.
+                if item.status_code == 401 && !renewed {
+                    unauthorized = true;
+                    continue;
+                }
                 if let Some(req) = by_id.get(item.id.as_str()) {
                     answers.insert(item.id.clone(), item_result(req, &item));
                 }
+            }
+            if unauthorized {
+                renewed = true;
+                self.transport().renew_token().await?;
             }
             pending.retain(|r| !answers.contains_key(&r.id));
         }

@@ -142,6 +142,15 @@ impl Transport {
         }
     }
 
+    /// Renews the access token whatever its state: for a 401 that reached us inside an
+    /// answer (a Batch API item) rather than as the answer's own status.
+    pub async fn renew_token(&self) -> Result<(), ServiceNowError> {
+        if !self.auth.renewable() {
+            return Ok(());
+        }
+        self.auth.after_unauthorized(u64::MAX, &self.ctx()).await
+    }
+
     /// Sends `call` and requires a 2xx answer.
     pub async fn send_ok(&self, call: &Call<'_>) -> Result<Reply, ServiceNowError> {
         let reply = self.send(call).await?;
