@@ -43,6 +43,8 @@ pub enum Command {
     Serve,
     /// Start the emulator and the service, send sample findings, print the tickets made
     Demo,
+    /// Measure end-to-end forward-sync throughput against the in-process emulator
+    Bench(crate::bench::BenchArgs),
     /// Apply database migrations and exit
     Migrate {
         /// Database URL [default: database.url from the configuration]
@@ -137,7 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => config.log.format,
     };
     // The demo prints its own report; its logs stay quiet unless asked for.
-    let default_level = if matches!(cli.command, Command::Demo) {
+    let default_level = if matches!(cli.command, Command::Demo | Command::Bench(_)) {
         "warn"
     } else {
         config.log.level.as_str()
@@ -145,6 +147,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     telemetry::init(format, cli.log_level.as_deref(), default_level);
     match cli.command {
         Command::Serve => serve(config).await,
+        Command::Bench(args) => {
+            crate::bench::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo => {
             crate::demo::run().await?;
             Ok(ExitCode::SUCCESS)

@@ -29,7 +29,12 @@ pub async fn run() -> anyhow::Result<()> {
     result
 }
 
-fn config(sim: &sim::SimHandle, dir: &std::path::Path, api_key: &str) -> anyhow::Result<Config> {
+/// Settings for a local run: the emulator's default accounts, an SQLite file in `dir`.
+pub(crate) fn config(
+    sim: &sim::SimHandle,
+    dir: &std::path::Path,
+    api_key: &str,
+) -> anyhow::Result<Config> {
     let text = format!(
         r#"
 [servicenow]
@@ -103,14 +108,18 @@ async fn demo(sim: &sim::SimHandle, dir: &std::path::Path) -> anyhow::Result<()>
         println!("sent {what}: {status}, findings {}", answer["finding_ids"]);
     }
 
-    wait_for_outbox(&running.db).await?;
+    wait_for_outbox(&running.db, Duration::from_secs(45)).await?;
     print_tickets(&running.db, &running.client).await?;
     running.stop().await;
     Ok(())
 }
 
-async fn wait_for_outbox(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+/// Waits until nothing owed to ServiceNow can make progress (delivered, or dead).
+pub(crate) async fn wait_for_outbox(
+    db: &sea_orm::DatabaseConnection,
+    limit: Duration,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + limit;
     loop {
         let owed = outbox::owed(db).await?;
         if owed == 0 {
@@ -123,9 +132,9 @@ async fn wait_for_outbox(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()>
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {
-            bail!("{owed} outbox row(s) still owed to ServiceNow after 45 s");
+            bail!("{owed} outbox row(s) still owed to ServiceNow after {limit:?}");
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
