@@ -1,0 +1,82 @@
+//! `snowsync ingest FILE`: JSON Lines in any format; bad lines reported with their line
+//! numbers and skipped, good lines committed.
+
+mod support;
+
+use std::process::Command;
+
+fn snowsync(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_snowsync"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run snowsync")
+}
+
+#[test]
+fn bad_lines_are_reported_by_number_and_good_lines_are_committed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("snowsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"sqlite://{}?mode=rwc\"\n[servicenow]\nusername = \"u\"\npassword = \"p\"\n[mapping]\nrules_dir = \"{}\"\ntemplates_dir = \"{}\"\n",
+            dir.path().join("s.db").display(),
+            support::harness::repo_path("mappings").display(),
+            support::harness::repo_path("templates").display(),
+        ),
+    )
+    .expect("config");
+    let oort = std::fs::read_to_string(support::harness::repo_path(
+        "src/demo/oort_inactive_users.json",
+    ))
+    .expect("oort event");
+    let lines = [
+        support::harness::finding("inactive-users", "karsch.heuck@simubiz.com").to_string(),
+        "{\"source\": \"oort\", ".to_owned(),
+        String::new(),
+        serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&oort).expect("json")).expect("one line"),
+        "{\"source\": \"oort\", \"title\": \"x\", \"severity\": \"urgent\", \"check_id\": \"c\", \"subject\": {\"login\": \"a\"}, \"occurred_at\": \"2026-11-01T10:00:00Z\"}".to_owned(),
+    ];
+    let file = dir.path().join("findings.jsonl");
+    std::fs::write(&file, lines.join("\n")).expect("jsonl");
+
+    let output = snowsync(
+        &config,
+        &["ingest", "--no-progress", file.to_str().expect("utf-8")],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "skipped lines make a distinct exit code\n{stderr}"
+    );
+    assert!(
+        stderr.contains("findings.jsonl:2: skipped: invalid JSON"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("findings.jsonl:5: skipped: severity"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("4 finding(s) recorded (4 new), 2 line(s) skipped"),
+        "{stdout}"
+    );
+
+    let listed = snowsync(&config, &["findings", "list"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(
+        listed
+            .lines()
+            .filter(|l| l.contains("@simubiz.com"))
+            .count(),
+        4,
+        "{listed}"
+    );
+    let pending = snowsync(&config, &["outbox", "list", "--state", "pending"]);
+    assert!(String::from_utf8_lossy(&pending.stdout).contains("create_ticket"));
+}
