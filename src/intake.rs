@@ -45,7 +45,10 @@ struct PlanFailed(String);
 impl Intake {
     /// Records a `failing` event: a new finding and its ticket, or a repeat.
     pub async fn failing(&self, finding: &Finding, actor: &str) -> Result<Recorded, IntakeError> {
-        self.record(finding, Event::Failing, actor).await
+        let recorded = self.record(finding, Event::Failing, actor).await?;
+        metrics::counter!("findings_ingested_total", "source" => finding.source.clone(), "via" => actor.to_owned())
+            .increment(1);
+        Ok(recorded)
     }
 
     /// Records `resolved` or `escalated` for the open finding with this id.

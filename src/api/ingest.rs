@@ -86,7 +86,6 @@ async fn accept(
             .failing(finding, "api")
             .await
             .map_err(intake_error)?;
-        metrics::counter!("findings_ingested_total", "format" => format.as_str()).increment(1);
         ids.push(recorded.finding_id);
         created.push(recorded.created);
     }
