@@ -195,6 +195,28 @@ fn fenced(row: &OutboxRow, worker: &str) -> Expr {
         .and(Column::Status.eq(status::IN_FLIGHT))
 }
 
+/// The ack of a claim: `status`, the lock dropped, fenced to the claim it answers.
+/// `apply` adds the columns particular to the outcome.
+async fn settle(
+    db: &impl ConnectionTrait,
+    row: &OutboxRow,
+    worker: &str,
+    status: &str,
+    now: DateTime<Utc>,
+    apply: impl FnOnce(sea_orm::UpdateMany<Outbox>) -> sea_orm::UpdateMany<Outbox>,
+) -> Result<bool, DbErr> {
+    let update = Outbox::update_many()
+        .col_expr(Column::Status, Expr::value(status))
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(fenced(row, worker));
+    Ok(apply(update).exec(db).await?.rows_affected == 1)
+}
+
 /// Marks the claimed row done. `false`: the lease was lost and nothing was changed.
 pub async fn complete(
     db: &impl ConnectionTrait,
@@ -202,19 +224,10 @@ pub async fn complete(
     worker: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let result = Outbox::update_many()
-        .col_expr(Column::Status, Expr::value(status::DONE))
-        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LockedUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(Column::LastError, Expr::value(Option::<String>::None))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(fenced(row, worker))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+    settle(db, row, worker, status::DONE, now, |u| {
+        u.col_expr(Column::LastError, Expr::value(Option::<String>::None))
+    })
+    .await
 }
 
 /// Puts the claimed row back for another attempt at `next_attempt_at`.
@@ -227,24 +240,15 @@ pub async fn reschedule(
     maybe_applied: bool,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let result = Outbox::update_many()
-        .col_expr(Column::Status, Expr::value(status::PENDING))
-        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LockedUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(Column::NextAttemptAt, Expr::value(next_attempt_at))
-        .col_expr(Column::LastError, Expr::value(error))
-        .col_expr(
-            Column::MaybeApplied,
-            Expr::value(row.maybe_applied || maybe_applied),
-        )
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(fenced(row, worker))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+    settle(db, row, worker, status::PENDING, now, |u| {
+        u.col_expr(Column::NextAttemptAt, Expr::value(next_attempt_at))
+            .col_expr(Column::LastError, Expr::value(error))
+            .col_expr(
+                Column::MaybeApplied,
+                Expr::value(row.maybe_applied || maybe_applied),
+            )
+    })
+    .await
 }
 
 /// Gives the claimed row up: `dead`, with the reason, until an operator revives it.
@@ -255,42 +259,10 @@ pub async fn bury(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    let result = Outbox::update_many()
-        .col_expr(Column::Status, Expr::value(status::DEAD))
-        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LockedUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(Column::LastError, Expr::value(reason))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(fenced(row, worker))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
-}
-
-/// Hands a claimed row back untouched (graceful shutdown): due at once, attempt not counted.
-pub async fn release(
-    db: &impl ConnectionTrait,
-    row: &OutboxRow,
-    worker: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
-    let result = Outbox::update_many()
-        .col_expr(Column::Status, Expr::value(status::PENDING))
-        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
-        .col_expr(
-            Column::LockedUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
-        .col_expr(Column::NextAttemptAt, Expr::value(now))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(fenced(row, worker))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected == 1)
+    settle(db, row, worker, status::DEAD, now, |u| {
+        u.col_expr(Column::LastError, Expr::value(reason))
+    })
+    .await
 }
 
 /// Revives a dead row (`outbox retry`): pending now, attempts reset, with `payload` when
