@@ -106,7 +106,7 @@ impl Intake {
         let result = findings::record(&self.db, &record, event, actor, planner).await;
         match result {
             Ok(recorded) => {
-                self.wake.notify_waiters();
+                self.wake.notify_one();
                 Ok(recorded)
             }
             Err(RecordError::NotFound(key)) => {

@@ -157,7 +157,13 @@ async fn work<D: Deliver>(
 ) {
     while !shutdown.is_cancelled() {
         match dispatch_once(&db, &worker, &config, deliverer.as_ref()).await {
-            Ok(true) => continue,
+            Ok(true) => {
+                // There may be more due rows, and the row just settled may have unblocked its
+                // finding's next one: pass the wake on, one worker at a time. A permit is kept
+                // when nobody waits, so the wake is not lost.
+                wake.notify_one();
+                continue;
+            }
             Ok(false) => {}
             Err(e) => tracing::warn!(worker, error = %e, "outbox claim failed; backing off"),
         }

@@ -157,7 +157,8 @@ pub async fn claim(
            maybe_applied = CASE WHEN status = 'in_flight' THEN TRUE ELSE maybe_applied END \
          WHERE id IN ( \
            SELECT o.id FROM outbox o \
-           WHERE ((o.status = 'pending' AND o.next_attempt_at <= $3) \
+           WHERE o.status IN ('pending', 'in_flight') \
+             AND ((o.status = 'pending' AND o.next_attempt_at <= $3) \
                   OR (o.status = 'in_flight' AND o.locked_until < $3)) \
              AND NOT EXISTS ( \
                SELECT 1 FROM outbox p \
