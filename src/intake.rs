@@ -101,6 +101,15 @@ impl Intake {
                 &self.templates,
             )
             .map_err(|e| PlanFailed(e.to_string()))?;
+            // One ticket for several findings (`group_by = "check"`) needs a ticket link
+            // shared by findings, which the store does not have yet: refuse it rather than
+            // open a second ticket under the same correlation id.
+            if plan.correlation_id != finding.key().correlation_id() {
+                return Err(PlanFailed(format!(
+                    "profile `{}` groups findings into one ticket (group_by = \"check\"), which delivery does not support yet; use group_by = \"subject\"",
+                    plan.profile
+                )));
+            }
             Ok(planned(plan, event, input.existing.is_none()))
         };
         let result = findings::record(&self.db, &record, event, actor, planner).await;

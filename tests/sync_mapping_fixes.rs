@@ -206,3 +206,38 @@ on_both_engines!(a_restart_keeps_the_retry_schedule, |test_db| {
     assert_eq!(after.next_attempt_at, before.next_attempt_at);
     assert_eq!(after.attempts, 1);
 });
+
+on_both_engines!(
+    a_profile_grouping_findings_by_check_is_refused_before_anything_is_written,
+    |test_db| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        mappings(
+            dir.path(),
+            &PLAIN.replace(
+                "caller = \"none\"",
+                "caller = \"none\"\ngroup_by = \"check\"",
+            ),
+        );
+        let h = Harness::with(test_db.engine, SimConfig::default(), dir.path(), "basic").await;
+        let parsed = snowsync::ingest::parse(
+            snowsync::ingest::InputFormat::Generic,
+            finding("inactive-users", "ana.souza@simubiz.com")
+                .to_string()
+                .as_bytes(),
+        )
+        .expect("finding");
+        let err = h
+            .intake
+            .failing(&parsed[0], "test")
+            .await
+            .expect_err("grouping is not delivered yet");
+        assert!(err.to_string().contains("group_by"), "{err}");
+        assert!(
+            snowsync::store::findings::list(&h.db, None, 10)
+                .await
+                .expect("list")
+                .is_empty(),
+            "nothing written"
+        );
+    }
+);
