@@ -5,6 +5,7 @@
 
 mod env;
 mod raw;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
