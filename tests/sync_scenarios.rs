@@ -264,113 +264,57 @@ on_both_engines!(
     }
 );
 
+/// A create that the instance applies and then fails (`then`), retried: the retry must
+/// find the ticket by its correlation id instead of creating a second one.
+async fn ambiguous_create_does_not_duplicate(h: &Harness, then: AfterCommit) {
+    h.sim
+        .set_faults(Faults::none().with_rule(
+            FaultRule::commit_then_fail(then, 1.0).on("POST", "/api/now/table/incident"),
+        ))
+        .await;
+    let recorded = h
+        .failing(&finding("inactive-users", "ana.souza@simubiz.com"))
+        .await;
+    assert!(h.dispatch().await);
+    let row = outbox::of_finding(&h.db, recorded.finding_id)
+        .await
+        .expect("rows")
+        .remove(0);
+    assert!(
+        row.maybe_applied,
+        "an unanswered write may have been applied"
+    );
+    h.sim.set_faults(Faults::none()).await;
+    h.drain().await;
+    let stats = h.stats().await;
+    assert_eq!((incidents(&stats), duplicates(&stats)), (1, 0));
+    assert_eq!(
+        stats.requests_to("POST", "/api/now/table/incident"),
+        1,
+        "the retry found the ticket instead of creating it"
+    );
+    assert!(ticket(h, recorded.finding_id).await.number().is_some());
+}
+
 on_both_engines!(
     ambiguous_create_committed_then_failed_does_not_duplicate_the_incident,
     |test_db| {
-        let h = Harness::start(test_db.engine).await;
-        h.sim
-            .set_faults(
-                Faults::none().with_rule(
-                    FaultRule::commit_then_fail(AfterCommit::Error, 1.0)
-                        .on("POST", "/api/now/table/incident"),
-                ),
-            )
-            .await;
-        let recorded = h
-            .failing(&finding("inactive-users", "ana.souza@simubiz.com"))
-            .await;
-        assert!(h.dispatch().await);
-        let row = outbox::of_finding(&h.db, recorded.finding_id)
-            .await
-            .expect("rows")
-            .remove(0);
-        assert!(
-            row.maybe_applied,
-            "a 500 after a write may have been applied"
-        );
-        h.sim.set_faults(Faults::none()).await;
-        h.drain().await;
-        let stats = h.stats().await;
-        assert_eq!(incidents(&stats), 1);
-        assert_eq!(duplicates(&stats), 0);
-        assert_eq!(
-            stats.requests_to("POST", "/api/now/table/incident"),
-            1,
-            "the retry found the ticket instead of creating it"
-        );
-        assert!(ticket(&h, recorded.finding_id).await.number().is_some());
+        ambiguous_create_does_not_duplicate(
+            &Harness::start(test_db.engine).await,
+            AfterCommit::Error,
+        )
+        .await;
     }
 );
 
 on_both_engines!(
     ambiguous_create_that_times_out_does_not_duplicate_the_incident,
     |test_db| {
-        let h = Harness::start(test_db.engine).await;
-        h.sim
-            .set_faults(
-                Faults::none().with_rule(
-                    FaultRule::commit_then_fail(AfterCommit::Hang, 1.0)
-                        .on("POST", "/api/now/table/incident"),
-                ),
-            )
-            .await;
-        let recorded = h
-            .failing(&finding("inactive-users", "li.wei@simubiz.com"))
-            .await;
-        assert!(h.dispatch().await);
-        h.sim.set_faults(Faults::none()).await;
-        h.drain().await;
-        let stats = h.stats().await;
-        assert_eq!((incidents(&stats), duplicates(&stats)), (1, 0));
-        assert!(ticket(&h, recorded.finding_id).await.number().is_some());
-    }
-);
-
-on_both_engines!(
-    stale_worker_after_lease_expiry_is_fenced_and_the_ticket_is_made_once,
-    |test_db| {
-        let h = Harness::start(test_db.engine).await;
-        h.failing(&finding("inactive-users", "omar.haddad@simubiz.com"))
-            .await;
-        // A worker claims the create, sends it, and dies before recording anything.
-        let ghost = outbox::claim(&h.db, "ghost", 1, h.config.outbox.lease, chrono::Utc::now())
-            .await
-            .expect("claim")
-            .remove(0);
-        let payload: snowsync::outbox::deliver::TicketPayload =
-            serde_json::from_value(ghost.payload.clone()).expect("payload");
-        let mut fields = payload.fields.clone();
-        fields.remove("caller_id");
-        h.client()
-            .create(&payload.table, &fields, &["sys_id"])
-            .await
-            .expect("the ghost's create reached ServiceNow");
-        // Its lease runs out; another worker takes the row over.
-        let later = chrono::Utc::now()
-            + chrono::Duration::from_std(h.config.outbox.lease).expect("lease")
-            + chrono::Duration::seconds(1);
-        let taken = outbox::claim(&h.db, "live", 1, h.config.outbox.lease, later)
-            .await
-            .expect("claim")
-            .remove(0);
-        assert_eq!(taken.id, ghost.id);
-        assert!(taken.maybe_applied);
-        let delivery = snowsync::outbox::Deliver::deliver(&h.deliverer, &taken).await;
-        assert_eq!(delivery, snowsync::outbox::Delivery::Done);
-        assert!(
-            outbox::complete(&h.db, &taken, "live", chrono::Utc::now())
-                .await
-                .expect("ack")
-        );
-        assert!(
-            !outbox::complete(&h.db, &ghost, "ghost", chrono::Utc::now())
-                .await
-                .expect("ack"),
-            "the stale worker is fenced"
-        );
-        h.drain().await;
-        let stats = h.stats().await;
-        assert_eq!((incidents(&stats), duplicates(&stats)), (1, 0));
+        ambiguous_create_does_not_duplicate(
+            &Harness::start(test_db.engine).await,
+            AfterCommit::Hang,
+        )
+        .await;
     }
 );
 
