@@ -319,6 +319,54 @@ on_both_engines!(
 );
 
 on_both_engines!(
+    stale_worker_after_lease_expiry_is_fenced_and_the_ticket_is_made_once,
+    |test_db| {
+        let h = Harness::start(test_db.engine).await;
+        h.failing(&finding("inactive-users", "omar.haddad@simubiz.com"))
+            .await;
+        // A worker claims the create, sends it, and dies before recording anything.
+        let ghost = outbox::claim(&h.db, "ghost", 1, h.config.outbox.lease, chrono::Utc::now())
+            .await
+            .expect("claim")
+            .remove(0);
+        let payload: snowsync::outbox::deliver::TicketPayload =
+            serde_json::from_value(ghost.payload.clone()).expect("payload");
+        let mut fields = payload.fields.clone();
+        fields.remove("caller_id");
+        h.client()
+            .create(&payload.table, &fields, &["sys_id"])
+            .await
+            .expect("the ghost's create reached ServiceNow");
+        // Its lease runs out; another worker takes the row over.
+        let later = chrono::Utc::now()
+            + chrono::Duration::from_std(h.config.outbox.lease).expect("lease")
+            + chrono::Duration::seconds(1);
+        let taken = outbox::claim(&h.db, "live", 1, h.config.outbox.lease, later)
+            .await
+            .expect("claim")
+            .remove(0);
+        assert_eq!(taken.id, ghost.id);
+        assert!(taken.maybe_applied);
+        let delivery = snowsync::outbox::Deliver::deliver(&h.deliverer, &taken).await;
+        assert_eq!(delivery, snowsync::outbox::Delivery::Done);
+        assert!(
+            outbox::complete(&h.db, &taken, "live", chrono::Utc::now())
+                .await
+                .expect("ack")
+        );
+        assert!(
+            !outbox::complete(&h.db, &ghost, "ghost", chrono::Utc::now())
+                .await
+                .expect("ack"),
+            "the stale worker is fenced"
+        );
+        h.drain().await;
+        let stats = h.stats().await;
+        assert_eq!((incidents(&stats), duplicates(&stats)), (1, 0));
+    }
+);
+
+on_both_engines!(
     a_400_from_servicenow_goes_dead_with_its_message,
     |test_db| {
         let h = Harness::start(test_db.engine).await;
