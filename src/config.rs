@@ -182,6 +182,35 @@ impl Config {
         Self::from_toml(&origin, &text, vars)
     }
 
+    /// Settings for a run against the built-in emulator: its integration account over OAuth
+    /// (password grant), the database at `database_url`, the API on a free loopback port
+    /// with `api_key`, the starter mappings and templates, quick retries; every other key
+    /// at its default. `demo`, `bench` and the tests start from here.
+    pub fn for_emulator(sim: &crate::sim::SimHandle, database_url: &str, api_key: &str) -> Self {
+        let (username, password) = sim.integration_credentials();
+        let (client_id, client_secret) = sim.oauth_client();
+        let quoted = |text: &str| toml::Value::String(text.to_owned()).to_string();
+        let text = format!(
+            "[servicenow]\ninstance_url = {url}\nauth = \"oauth_password\"\n\
+             client_id = {client_id}\nclient_secret = {client_secret}\n\
+             username = {username}\npassword = {password}\n\
+             [database]\nurl = {database}\n\
+             [http]\nlisten = \"127.0.0.1:0\"\napi_keys = [{api_key}]\n\
+             [outbox]\nworkers = 4\nidle_poll = \"100ms\"\ninitial = \"200ms\"\nmax = \"5s\"\n\
+             [poller]\nenabled = false\n",
+            url = quoted(sim.base_url().as_str()),
+            client_id = quoted(&client_id),
+            client_secret = quoted(&client_secret),
+            username = quoted(&username),
+            password = quoted(&password),
+            database = quoted(database_url),
+            api_key = quoted(api_key),
+        );
+        // Invariant: every value above is one the emulator itself hands out, and valid.
+        Self::from_toml("emulator settings", &text, Vec::new())
+            .expect("settings for the emulator are valid")
+    }
+
     /// Parses `text` (named `origin` in errors) and applies the environment overrides.
     pub fn from_toml(
         origin: &str,

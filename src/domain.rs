@@ -1,5 +1,5 @@
 //! The finding model and the ServiceNow codes snowsync speaks: findings, their keys,
-//! source events, ticket states, impact/urgency levels and reference kinds.
+//! source events, finding statuses, ticket states, impact/urgency levels and reference kinds.
 //!
 //! Pure data: no IO, no parsing of wire formats (that is `ingest`), no ServiceNow URLs.
 //! Every ServiceNow state code lives in `domain/codes.rs` and nowhere else.
@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod codes;
+mod spelled;
 
 pub use codes::{Level, ReferenceKind, TicketState};
+pub use spelled::UnknownSpelling;
+pub(crate) use spelled::spelled;
 
 /// The check id given to approval requests, which have a request id instead.
 pub const APPROVAL_CHECK_ID: &str = "approval-request";
@@ -121,29 +124,13 @@ pub struct ApprovalRequest {
     pub justification: Option<String>,
 }
 
-/// What kind of finding: a failing check or an approval request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingKind {
-    Check,
-    Approval,
-}
-
-impl FindingKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Check => "check",
-            Self::Approval => "approval",
-        }
-    }
-
-    /// Parses `check` or `approval`.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "check" => Some(Self::Check),
-            "approval" => Some(Self::Approval),
-            _ => None,
-        }
+spelled! {
+    /// What kind of finding: a failing check or an approval request.
+    #[derive(sea_orm::DeriveValueType)]
+    #[sea_orm(value_type = "String")]
+    pub enum FindingKind("finding kind") {
+        Check = "check",
+        Approval = "approval",
     }
 }
 
@@ -197,34 +184,41 @@ impl fmt::Display for Severity {
     }
 }
 
-/// What a source reports about a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceEvent {
-    /// The check fails (first time or again).
-    Failing,
-    /// The check passes again.
-    Resolved,
-    /// The source escalated the finding.
-    Escalated,
+spelled! {
+    /// What a source reports about a finding: the one event type of intake, the store's
+    /// audit trail, the API and the command line.
+    pub enum SourceEvent("source event") {
+        /// The check fails (first time or again).
+        Failing = "failing",
+        /// The check passes again.
+        Resolved = "resolved",
+        /// The source escalated the finding.
+        Escalated = "escalated",
+    }
 }
 
-impl SourceEvent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Failing => "failing",
-            Self::Resolved => "resolved",
-            Self::Escalated => "escalated",
-        }
+spelled! {
+    /// Where a finding stands, as stored in `findings.status`.
+    #[derive(sea_orm::DeriveValueType)]
+    #[sea_orm(value_type = "String")]
+    pub enum FindingStatus("finding status") {
+        /// Failing, with a ticket owed or open.
+        Open = "open",
+        /// Escalated by the source; a repeat keeps it escalated.
+        Escalated = "escalated",
+        /// Passing again, or closed; a later failure is a new finding.
+        Resolved = "resolved",
     }
+}
 
-    /// Parses `failing`, `resolved` or `escalated`.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "failing" => Some(Self::Failing),
-            "resolved" => Some(Self::Resolved),
-            "escalated" => Some(Self::Escalated),
-            _ => None,
+impl FindingStatus {
+    /// The status a finding in `self` moves to on `event`.
+    pub fn after(self, event: SourceEvent) -> Self {
+        match event {
+            SourceEvent::Failing if self == Self::Escalated => Self::Escalated,
+            SourceEvent::Failing => Self::Open,
+            SourceEvent::Resolved => Self::Resolved,
+            SourceEvent::Escalated => Self::Escalated,
         }
     }
 }

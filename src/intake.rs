@@ -7,21 +7,18 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
-use crate::domain::{Finding, SourceEvent};
-use crate::mapping::{self, Mappings, Templates, TicketPlan};
-use crate::outbox::deliver::{NamedReference, TicketPayload};
+use crate::domain::{Finding, FindingStatus, SourceEvent};
+use crate::mapping::{self, Mappings, PlanError, Templates, TicketPlan};
+use crate::operation::{NamedReference, OpKind, TicketPayload};
 use crate::store::entity::finding::Model as FindingRow;
-use crate::store::findings::{
-    self, Event, FindingRecord, PlanInput, Planned, RecordError, Recorded,
-};
-use crate::store::outbox::OpKind;
+use crate::store::findings::{self, FindingRecord, Planned, PlannedFor, RecordError, Recorded};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
     #[error("no open finding {0}")]
     NotFound(String),
-    #[error("{0}")]
-    Plan(String),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
     #[error("the stored finding {id} cannot be read back: {source}")]
     Corrupt { id: i64, source: serde_json::Error },
     #[error(transparent)]
@@ -38,14 +35,14 @@ pub struct Intake {
     pub wake: Arc<Notify>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct PlanFailed(String);
+/// How often a plan is made again when concurrent events on the same finding keep moving
+/// it between planning and writing; each round is a full plan-then-write.
+const PLAN_ROUNDS: usize = 8;
 
 impl Intake {
     /// Records a `failing` event: a new finding and its ticket, or a repeat.
     pub async fn failing(&self, finding: &Finding, actor: &str) -> Result<Recorded, IntakeError> {
-        let recorded = self.record(finding, Event::Failing, actor).await?;
+        let recorded = self.record(finding, SourceEvent::Failing, actor).await?;
         metrics::counter!("findings_ingested_total", "source" => finding.source.clone(), "via" => actor.to_owned())
             .increment(1);
         Ok(recorded)
@@ -55,13 +52,13 @@ impl Intake {
     pub async fn event_for_id(
         &self,
         id: i64,
-        event: Event,
+        event: SourceEvent,
         actor: &str,
     ) -> Result<Recorded, IntakeError> {
         let row = findings::get(&self.db, id)
             .await?
             .ok_or_else(|| IntakeError::NotFound(format!("with id {id}")))?;
-        if row.status == findings::status::RESOLVED {
+        if row.status == FindingStatus::Resolved {
             return Err(IntakeError::NotFound(format!(
                 "with id {id} (it is resolved)"
             )));
@@ -74,7 +71,7 @@ impl Intake {
     pub async fn event_for_key(
         &self,
         key: &str,
-        event: Event,
+        event: SourceEvent,
         actor: &str,
     ) -> Result<Recorded, IntakeError> {
         let row = findings::open_by_key(&self.db, key, false)
@@ -84,54 +81,72 @@ impl Intake {
         self.record(&finding, event, actor).await
     }
 
+    /// Plans the event against the finding as stored now, rendering every payload with no
+    /// transaction open, then writes in one transaction that only writes; if the finding
+    /// moved on in between, plans again.
     async fn record(
         &self,
         finding: &Finding,
-        event: Event,
+        event: SourceEvent,
         actor: &str,
     ) -> Result<Recorded, IntakeError> {
         let record = finding_record(finding);
-        let planner = |input: PlanInput<'_>| -> Result<Planned, PlanFailed> {
-            let occurrences = u64::try_from(input.occurrences).unwrap_or(1);
-            let plan = mapping::plan(
-                finding,
-                source_event(event),
-                occurrences,
-                &self.mappings,
-                &self.templates,
-            )
-            .map_err(|e| PlanFailed(e.to_string()))?;
-            // One ticket for several findings (`group_by = "check"`) needs a ticket link
-            // shared by findings, which the store does not have yet: refuse it rather than
-            // open a second ticket under the same correlation id.
-            if plan.correlation_id != finding.key().correlation_id() {
-                return Err(PlanFailed(format!(
-                    "profile `{}` groups findings into one ticket (group_by = \"check\"), which delivery does not support yet; use group_by = \"subject\"",
-                    plan.profile
-                )));
+        let mut round = 0;
+        loop {
+            round += 1;
+            let existing = findings::open_by_key(&self.db, &record.key, false).await?;
+            let planned_for = PlannedFor::of(existing.as_ref());
+            let planned = match (&existing, event) {
+                (None, SourceEvent::Resolved | SourceEvent::Escalated) => {
+                    return Err(IntakeError::NotFound(format!("with key {}", record.key)));
+                }
+                (existing, event) => {
+                    let occurrences = existing.as_ref().map_or(1, |f| {
+                        f.occurrences + i64::from(event == SourceEvent::Failing)
+                    });
+                    self.plan(finding, event, occurrences, existing.is_none())?
+                }
+            };
+            match findings::record(&self.db, &record, event, actor, &planned, planned_for).await {
+                Ok(recorded) => {
+                    self.wake.notify_one();
+                    return Ok(recorded);
+                }
+                Err(RecordError::Moved(_)) if round < PLAN_ROUNDS => continue,
+                Err(RecordError::Moved(key)) => {
+                    return Err(IntakeError::Db(sea_orm::DbErr::Custom(format!(
+                        "the finding {key} kept changing while its event was planned; send it again"
+                    ))));
+                }
+                Err(RecordError::NotFound(key)) => {
+                    return Err(IntakeError::NotFound(format!("with key {key}")));
+                }
+                Err(RecordError::Db(e)) => return Err(IntakeError::Db(e)),
             }
-            Ok(planned(plan, event, input.existing.is_none()))
-        };
-        let result = findings::record(&self.db, &record, event, actor, planner).await;
-        match result {
-            Ok(recorded) => {
-                self.wake.notify_one();
-                Ok(recorded)
-            }
-            Err(RecordError::NotFound(key)) => {
-                Err(IntakeError::NotFound(format!("with key {key}")))
-            }
-            Err(RecordError::Plan(e)) => Err(IntakeError::Plan(e.0)),
-            Err(RecordError::Db(e)) => Err(IntakeError::Db(e)),
         }
     }
-}
 
-fn source_event(event: Event) -> SourceEvent {
-    match event {
-        Event::Failing => SourceEvent::Failing,
-        Event::Resolved => SourceEvent::Resolved,
-        Event::Escalated => SourceEvent::Escalated,
+    fn plan(
+        &self,
+        finding: &Finding,
+        event: SourceEvent,
+        occurrences: i64,
+        new: bool,
+    ) -> Result<Planned, PlanError> {
+        let occurrences = u64::try_from(occurrences).unwrap_or(1);
+        let plan = mapping::plan(finding, event, occurrences, &self.mappings, &self.templates)?;
+        // One ticket for several findings (`group_by = "check"`) needs a ticket link shared
+        // by findings, which the store does not have yet: refuse it rather than open a
+        // second ticket under the same correlation id.
+        if plan.correlation_id != finding.key().correlation_id() {
+            let profile = mapping::profile_for(&self.mappings, finding);
+            return Err(PlanError::unsupported(
+                profile,
+                "group_by",
+                "groups findings into one ticket (group_by = \"check\"), which delivery does not support yet; use group_by = \"subject\"",
+            ));
+        }
+        Ok(planned(plan, event, new))
     }
 }
 
@@ -145,7 +160,7 @@ pub fn finding_record(finding: &Finding) -> FindingRecord {
     FindingRecord {
         key: finding.key().as_str().to_owned(),
         source: finding.source.clone(),
-        kind: finding.kind.as_str().to_owned(),
+        kind: finding.kind,
         check_id: finding.check_id.clone(),
         subject: finding.subject.login.clone(),
         title: finding.title.clone(),
@@ -200,18 +215,18 @@ fn tags_payload(plan: &TicketPlan) -> Option<serde_json::Value> {
 }
 
 /// Turns a ticket plan into the outbox rows for `event`.
-fn planned(plan: TicketPlan, event: Event, new: bool) -> Planned {
+fn planned(plan: TicketPlan, event: SourceEvent, new: bool) -> Planned {
     let mut ops = Vec::new();
     match (event, new) {
-        (Event::Failing, true) => {
+        (SourceEvent::Failing, true) => {
             ops.push((OpKind::CreateTicket, ticket_payload(&plan)));
             if let Some(tags) = tags_payload(&plan) {
                 ops.push((OpKind::ApplyTags, tags));
             }
         }
-        (Event::Failing, false) => ops.push((OpKind::UpdateTicket, ticket_payload(&plan))),
-        (Event::Resolved, _) => ops.push((OpKind::CloseTicket, ticket_payload(&plan))),
-        (Event::Escalated, _) => ops.push((OpKind::EscalateTicket, ticket_payload(&plan))),
+        (SourceEvent::Failing, false) => ops.push((OpKind::UpdateTicket, ticket_payload(&plan))),
+        (SourceEvent::Resolved, _) => ops.push((OpKind::CloseTicket, ticket_payload(&plan))),
+        (SourceEvent::Escalated, _) => ops.push((OpKind::EscalateTicket, ticket_payload(&plan))),
     }
     Planned {
         rule: Some(plan.rule.clone()),
@@ -239,8 +254,7 @@ pub fn replan(
         OpKind::EscalateTicket => (SourceEvent::Escalated, occurrences),
         OpKind::ReopenTicket | OpKind::NotifySource => return Ok(None),
     };
-    let plan = mapping::plan(&finding, event, occurrences, mappings, templates)
-        .map_err(|e| IntakeError::Plan(e.to_string()))?;
+    let plan = mapping::plan(&finding, event, occurrences, mappings, templates)?;
     Ok(match op {
         OpKind::ApplyTags => tags_payload(&plan),
         _ => Some(ticket_payload(&plan)),

@@ -1,29 +1,31 @@
 //! snowsync: security findings in, ServiceNow tickets out, ticket state back.
 //!
-//! Modules in reading order, following the data flow:
-//! configuration, the finding model and its input formats, mappings and templates,
-//! the store, the HTTP API, and the command line that wires them.
+//! Modules by role, in the order a finding travels through them.
 
-pub mod admin;
+// Edges: where requests and commands come in.
 pub mod api;
-pub mod bench;
-pub mod check;
 pub mod cli;
-pub mod config;
-pub mod demo;
+
+// The pipeline: parse, map and render, record, deliver.
 pub mod domain;
 pub mod ingest;
 pub mod intake;
-pub mod jsonl;
 pub mod mapping;
-pub mod metrics;
+pub mod operation;
 pub mod outbox;
+pub mod pipeline;
+pub mod store;
+pub mod template;
+
+// ServiceNow: the client of a real instance, and the built-in emulator.
+pub mod servicenow;
+pub mod sim;
+
+// Support: configuration, the running service, and what every part shares.
+pub mod config;
+pub mod metrics;
 pub mod redact;
 pub mod server;
 pub mod service;
-pub mod servicenow;
 pub mod shutdown;
-pub mod sim;
-pub mod store;
 pub mod telemetry;
-pub mod template;

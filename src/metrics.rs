@@ -35,16 +35,11 @@ pub fn handle() -> PrometheusHandle {
 /// Renders every metric, after refreshing the outbox gauges from `db`.
 pub async fn render(db: &impl ConnectionTrait) -> Result<String, DbErr> {
     let handle = handle();
-    for state in [
-        outbox::status::PENDING,
-        outbox::status::IN_FLIGHT,
-        outbox::status::DONE,
-        outbox::status::DEAD,
-    ] {
-        metrics::gauge!("outbox_rows", "state" => state).set(0.0);
+    for state in outbox::RowStatus::ALL {
+        metrics::gauge!("outbox_rows", "state" => state.as_str()).set(0.0);
     }
     for (state, n) in outbox::counts(db).await? {
-        metrics::gauge!("outbox_rows", "state" => state).set(n as f64);
+        metrics::gauge!("outbox_rows", "state" => state.as_str()).set(n as f64);
     }
     let age = outbox::oldest_pending(db)
         .await?

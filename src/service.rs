@@ -18,7 +18,7 @@ use crate::outbox::WorkerPool;
 use crate::outbox::deliver::ServiceNowDeliverer;
 use crate::outbox::notify::Notifier;
 use crate::servicenow::Client;
-use crate::{mapping, redact, store};
+use crate::{pipeline, redact, store};
 
 /// A started service. Dropping it does not stop it: call [`Running::stop`].
 pub struct Running {
@@ -41,26 +41,15 @@ pub async fn start(
     let db = store::open(&config.database)
         .await
         .with_context(|| format!("opening the database {}", redact::url(&config.database.url)))?;
-    let mappings = mapping::load(&config.mapping.rules_dir).with_context(|| {
-        format!(
-            "loading mappings from {}",
-            config.mapping.rules_dir.display()
-        )
-    })?;
-    let templates = mapping::load_templates(&config.mapping.templates_dir).with_context(|| {
-        format!(
-            "loading templates from {}",
-            config.mapping.templates_dir.display()
-        )
-    })?;
+    let pipeline = pipeline::load(&config.mapping)?;
     let client = Client::new(&config.servicenow).context("setting up the ServiceNow client")?;
     let notifier = Notifier::new(config.sources.clone(), config.servicenow.request_timeout)
         .context("setting up the source notifier")?;
     let wake = Arc::new(Notify::new());
     let intake = Intake {
         db: db.clone(),
-        mappings: Arc::new(mappings),
-        templates: Arc::new(templates),
+        mappings: pipeline.mappings,
+        templates: pipeline.templates,
         wake: wake.clone(),
     };
 

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use support::app::{API_KEY, TestApp};
 use support::harness::finding;
 
-const OORT_EVENT: &str = include_str!("../src/demo/oort_inactive_users.json");
-const APPROVAL: &str = include_str!("../src/demo/approval_request.json");
+const OORT_EVENT: &str = include_str!("../src/cli/demo/oort_inactive_users.json");
+const APPROVAL: &str = include_str!("../src/cli/demo/approval_request.json");
 
 on_both_engines!(
     a_finding_is_accepted_with_202_and_becomes_one_incident,
@@ -114,7 +114,7 @@ on_both_engines!(
             .await
             .expect("get")
             .expect("finding");
-        assert_eq!(stored.status, "resolved");
+        assert_eq!(stored.status, snowsync::domain::FindingStatus::Resolved);
         let again = app
             .post(
                 &format!("/v1/findings/{id}/events"),

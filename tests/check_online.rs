@@ -44,7 +44,7 @@ async fn failures(text: &str) -> (Vec<String>, PathBuf) {
     let (_sim, client) = start().await;
     let (dir, file) = mapping_dir(text);
     let mappings = mapping::load(dir.path()).unwrap();
-    let lines = snowsync::check::mappings_online(&client, &mappings).await;
+    let lines = snowsync::cli::check::mappings_online(&client, &mappings).await;
     let failed = lines
         .iter()
         .filter(|l| l.level == Level::Fail)
@@ -57,7 +57,7 @@ async fn failures(text: &str) -> (Vec<String>, PathBuf) {
 async fn the_starter_mappings_pass_against_the_emulator() {
     let (_sim, client) = start().await;
     let mappings = mapping::load(&root().join("mappings")).unwrap();
-    let lines: Vec<String> = snowsync::check::mappings_online(&client, &mappings)
+    let lines: Vec<String> = snowsync::cli::check::mappings_online(&client, &mappings)
         .await
         .iter()
         .map(|l| l.to_string())
@@ -216,7 +216,7 @@ async fn offline_check_contacts_nothing() {
         "snowsync",
         &root().join("mappings"),
     ));
-    let report = snowsync::check::run(&config, true).await;
+    let report = snowsync::cli::check::run(&config, true).await;
     assert!(!report.failed, "{:#?}", report.lines);
     assert!(
         report
@@ -240,7 +240,7 @@ async fn mappings_are_not_checked_on_the_instance_when_authentication_fails() {
         "not-the-password",
         &root().join("mappings"),
     ));
-    let report = snowsync::check::run(&config, false).await;
+    let report = snowsync::cli::check::run(&config, false).await;
     assert!(report.failed);
     let tail: Vec<&str> = report
         .lines

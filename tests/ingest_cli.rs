@@ -30,7 +30,7 @@ fn bad_lines_are_reported_by_number_and_good_lines_are_committed() {
     )
     .expect("config");
     let oort = std::fs::read_to_string(support::harness::repo_path(
-        "src/demo/oort_inactive_users.json",
+        "src/cli/demo/oort_inactive_users.json",
     ))
     .expect("oort event");
     let lines = [

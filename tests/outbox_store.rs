@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use snowsync::store::findings::{self, Event, FindingRecord, Planned};
-use snowsync::store::outbox::{self, OpKind, status};
+use snowsync::domain::{FindingKind, SourceEvent};
+use snowsync::store::findings::{self, FindingRecord, Planned, PlannedFor};
+use snowsync::store::outbox::{self, OpKind, RowStatus};
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -15,7 +16,7 @@ fn finding(key: &str) -> FindingRecord {
     FindingRecord {
         key: key.to_owned(),
         source: "oort".to_owned(),
-        kind: "check".to_owned(),
+        kind: FindingKind::Check,
         check_id: "ip-threat".to_owned(),
         subject: "karsch.heuck@simubiz.com".to_owned(),
         title: "IP Threat Detected".to_owned(),
@@ -25,35 +26,52 @@ fn finding(key: &str) -> FindingRecord {
     }
 }
 
-/// A planner in the shape the mapping produces: create (+ tags) first, then updates.
-fn plan(input: findings::PlanInput<'_>) -> Result<Planned, std::convert::Infallible> {
-    let ops = match (input.event, input.occurrences) {
-        (Event::Failing, 1) => vec![
+/// A plan in the shape the mapping produces: create (+ tags) first, then updates.
+fn plan(event: SourceEvent, occurrences: i64) -> Planned {
+    let ops = match (event, occurrences) {
+        (SourceEvent::Failing, 1) => vec![
             (
                 OpKind::CreateTicket,
                 serde_json::json!({"table": "incident"}),
             ),
             (OpKind::ApplyTags, serde_json::json!({"tags": ["identity"]})),
         ],
-        (Event::Failing, n) => vec![(
+        (SourceEvent::Failing, n) => vec![(
             OpKind::UpdateTicket,
             serde_json::json!({"work_notes": format!("still failing ({n} times)")}),
         )],
-        (Event::Resolved, _) => vec![(OpKind::CloseTicket, serde_json::json!({"state": "6"}))],
-        (Event::Escalated, _) => vec![(OpKind::EscalateTicket, serde_json::json!({"state": "2"}))],
+        (SourceEvent::Resolved, _) => {
+            vec![(OpKind::CloseTicket, serde_json::json!({"state": "6"}))]
+        }
+        (SourceEvent::Escalated, _) => {
+            vec![(OpKind::EscalateTicket, serde_json::json!({"state": "2"}))]
+        }
     };
-    Ok(Planned {
+    Planned {
         rule: Some("identity".to_owned()),
         profile: Some("identity".to_owned()),
         ticket: Some(("incident".to_owned(), "snowsync:abc".to_owned())),
         ops,
-    })
+    }
 }
 
-async fn record(db: &DatabaseConnection, key: &str, event: Event) -> findings::Recorded {
-    findings::record(db, &finding(key), event, "test", plan)
-        .await
-        .expect("recorded")
+/// Plans `event` for the finding as stored now and records it, as intake does.
+async fn record(db: &DatabaseConnection, key: &str, event: SourceEvent) -> findings::Recorded {
+    let existing = findings::open_by_key(db, key, false).await.expect("read");
+    let occurrences = existing.as_ref().map_or(1, |f| {
+        f.occurrences + i64::from(event == SourceEvent::Failing)
+    });
+    let planned_for = PlannedFor::of(existing.as_ref());
+    findings::record(
+        db,
+        &finding(key),
+        event,
+        "test",
+        &plan(event, occurrences),
+        planned_for,
+    )
+    .await
+    .expect("recorded")
 }
 
 async fn rewind_leases(db: &DatabaseConnection) {
@@ -71,8 +89,8 @@ on_both_engines!(
     rows_of_one_finding_are_claimed_strictly_in_order,
     |test_db| {
         let db = test_db.open().await;
-        record(&db, "k", Event::Failing).await;
-        record(&db, "k", Event::Resolved).await;
+        record(&db, "k", SourceEvent::Failing).await;
+        record(&db, "k", SourceEvent::Resolved).await;
         let first = outbox::claim(&db, "w1", 10, LEASE, Utc::now())
             .await
             .expect("claim");
@@ -104,20 +122,20 @@ on_both_engines!(
 
 on_both_engines!(rows_of_different_findings_are_claimed_together, |test_db| {
     let db = test_db.open().await;
-    record(&db, "a", Event::Failing).await;
-    record(&db, "b", Event::Failing).await;
+    record(&db, "a", SourceEvent::Failing).await;
+    record(&db, "b", SourceEvent::Failing).await;
     let claimed = outbox::claim(&db, "w1", 10, LEASE, Utc::now())
         .await
         .expect("claim");
     assert_eq!(claimed.len(), 2);
-    assert!(claimed.iter().all(|r| r.op == "create_ticket"));
+    assert!(claimed.iter().all(|r| r.op == OpKind::CreateTicket));
 });
 
 on_both_engines!(
     stale_lease_is_reclaimed_and_the_old_worker_is_fenced,
     |test_db| {
         let db = test_db.open().await;
-        record(&db, "k", Event::Failing).await;
+        record(&db, "k", SourceEvent::Failing).await;
         let stale = outbox::claim(&db, "dead-worker", 1, LEASE, Utc::now())
             .await
             .expect("claim")
@@ -150,16 +168,19 @@ on_both_engines!(
 
 on_both_engines!(repeats_coalesce_into_one_pending_update, |test_db| {
     let db = test_db.open().await;
-    record(&db, "k", Event::Failing).await;
+    record(&db, "k", SourceEvent::Failing).await;
     for _ in 0..5 {
-        record(&db, "k", Event::Failing).await;
+        record(&db, "k", SourceEvent::Failing).await;
     }
-    let last = record(&db, "k", Event::Failing).await;
+    let last = record(&db, "k", SourceEvent::Failing).await;
     assert_eq!(last.occurrences, 7);
     let rows = outbox::of_finding(&db, last.finding_id)
         .await
         .expect("rows");
-    let updates: Vec<_> = rows.iter().filter(|r| r.op == "update_ticket").collect();
+    let updates: Vec<_> = rows
+        .iter()
+        .filter(|r| r.op == OpKind::UpdateTicket)
+        .collect();
     assert_eq!(
         updates.len(),
         1,
@@ -170,7 +191,7 @@ on_both_engines!(repeats_coalesce_into_one_pending_update, |test_db| {
 
 on_both_engines!(a_claimed_update_is_not_coalesced_into, |test_db| {
     let db = test_db.open().await;
-    record(&db, "k", Event::Failing).await;
+    record(&db, "k", SourceEvent::Failing).await;
     let create = outbox::claim(&db, "w", 1, LEASE, Utc::now())
         .await
         .expect("claim")
@@ -185,22 +206,25 @@ on_both_engines!(a_claimed_update_is_not_coalesced_into, |test_db| {
     outbox::complete(&db, &tags, "w", Utc::now())
         .await
         .expect("ack");
-    record(&db, "k", Event::Failing).await;
+    record(&db, "k", SourceEvent::Failing).await;
     let update = outbox::claim(&db, "w", 1, LEASE, Utc::now())
         .await
         .expect("claim")
         .remove(0);
-    let again = record(&db, "k", Event::Failing).await;
+    let again = record(&db, "k", SourceEvent::Failing).await;
     let rows = outbox::of_finding(&db, again.finding_id)
         .await
         .expect("rows");
-    assert_eq!(rows.iter().filter(|r| r.op == "update_ticket").count(), 2);
+    assert_eq!(
+        rows.iter().filter(|r| r.op == OpKind::UpdateTicket).count(),
+        2
+    );
     assert_eq!(update.payload["work_notes"], "still failing (2 times)");
 });
 
 on_both_engines!(a_dead_tag_row_does_not_hold_back_the_ticket, |test_db| {
     let db = test_db.open().await;
-    record(&db, "k", Event::Failing).await;
+    record(&db, "k", SourceEvent::Failing).await;
     let create = outbox::claim(&db, "w", 1, LEASE, Utc::now())
         .await
         .expect("claim")
@@ -215,7 +239,7 @@ on_both_engines!(a_dead_tag_row_does_not_hold_back_the_ticket, |test_db| {
     outbox::bury(&db, &tags, "w", "403 label_entry write denied", Utc::now())
         .await
         .expect("bury");
-    record(&db, "k", Event::Resolved).await;
+    record(&db, "k", SourceEvent::Resolved).await;
     let next = outbox::claim(&db, "w", 1, LEASE, Utc::now())
         .await
         .expect("claim");
@@ -229,7 +253,7 @@ on_both_engines!(
     a_dead_create_holds_back_later_rows_until_revived,
     |test_db| {
         let db = test_db.open().await;
-        let recorded = record(&db, "k", Event::Failing).await;
+        let recorded = record(&db, "k", SourceEvent::Failing).await;
         let create = outbox::claim(&db, "w", 1, LEASE, Utc::now())
             .await
             .expect("claim")
@@ -263,7 +287,7 @@ on_both_engines!(
     a_rescheduled_row_keeps_its_time_across_a_restart,
     |test_db| {
         let db = test_db.open().await;
-        record(&db, "k", Event::Failing).await;
+        record(&db, "k", SourceEvent::Failing).await;
         let row = outbox::claim(&db, "w", 1, LEASE, Utc::now())
             .await
             .expect("claim")
@@ -303,7 +327,7 @@ on_both_engines!(
 on_both_engines!(concurrent_claimers_never_share_a_row, |test_db| {
     let db = test_db.open().await;
     for i in 0..40 {
-        record(&db, &format!("k{i}"), Event::Failing).await;
+        record(&db, &format!("k{i}"), SourceEvent::Failing).await;
     }
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..4 {
@@ -338,7 +362,7 @@ on_both_engines!(concurrent_claimers_never_share_a_row, |test_db| {
     assert_eq!(all.len(), total, "a row was claimed twice");
     assert_eq!(total, 80, "every create and tag row delivered once");
     assert!(
-        outbox::list(&db, Some(status::PENDING), 100)
+        outbox::list(&db, Some(RowStatus::Pending), 100)
             .await
             .expect("list")
             .is_empty()
@@ -347,17 +371,25 @@ on_both_engines!(concurrent_claimers_never_share_a_row, |test_db| {
 
 on_both_engines!(events_for_an_unknown_finding_are_refused, |test_db| {
     let db = test_db.open().await;
-    let err = findings::record(&db, &finding("nope"), Event::Resolved, "test", plan)
-        .await
-        .expect_err("unknown");
+    let planned = plan(SourceEvent::Resolved, 1);
+    let err = findings::record(
+        &db,
+        &finding("nope"),
+        SourceEvent::Resolved,
+        "test",
+        &planned,
+        PlannedFor::of(None),
+    )
+    .await
+    .expect_err("unknown");
     assert!(matches!(err, findings::RecordError::NotFound(_)));
 });
 
 on_both_engines!(every_transition_is_audited, |test_db| {
     let db = test_db.open().await;
-    let created = record(&db, "k", Event::Failing).await;
-    record(&db, "k", Event::Escalated).await;
-    record(&db, "k", Event::Resolved).await;
+    let created = record(&db, "k", SourceEvent::Failing).await;
+    record(&db, "k", SourceEvent::Escalated).await;
+    record(&db, "k", SourceEvent::Resolved).await;
     let trail = findings::audit_trail(&db, created.finding_id)
         .await
         .expect("audit");

@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use snowsync::sim::{FaultRule, Faults};
-use snowsync::store::outbox;
+use snowsync::store::outbox::{self, OpKind};
 use support::app::TestApp;
 use support::harness::finding;
 
@@ -32,7 +32,7 @@ on_both_engines!(
         }
         // Wait until workers hold rows, then ask the service to stop.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while outbox::list(&app.running.db, Some(outbox::status::IN_FLIGHT), 10)
+        while outbox::list(&app.running.db, Some(outbox::RowStatus::InFlight), 10)
             .await
             .expect("list")
             .is_empty()
@@ -44,14 +44,14 @@ on_both_engines!(
         let TestApp { sim, running, .. } = app;
         running.stop().await;
 
-        let in_flight = outbox::list(&db, Some(outbox::status::IN_FLIGHT), 10)
+        let in_flight = outbox::list(&db, Some(outbox::RowStatus::InFlight), 10)
             .await
             .expect("list");
         assert!(in_flight.is_empty(), "rows left in flight: {in_flight:?}");
-        let done = outbox::list(&db, Some(outbox::status::DONE), 100)
+        let done = outbox::list(&db, Some(outbox::RowStatus::Done), 100)
             .await
             .expect("list");
-        let created = done.iter().filter(|r| r.op == "create_ticket").count() as u64;
+        let created = done.iter().filter(|r| r.op == OpKind::CreateTicket).count() as u64;
         assert!(created >= 1, "the rows in hand were finished");
         assert_eq!(
             sim.stats().await.tables["incident"].records,

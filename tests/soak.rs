@@ -80,7 +80,7 @@ on_both_engines!(
             stats.tables["incident"].duplicate_correlation_records, 0,
             "the duplicate audit"
         );
-        let dead = outbox::list(&app.running.db, Some(outbox::status::DEAD), 10)
+        let dead = outbox::list(&app.running.db, Some(outbox::RowStatus::Dead), 10)
             .await
             .expect("list");
         assert!(

@@ -84,7 +84,7 @@ on_both_engines!(
             .await
             .expect("rows")
             .remove(0);
-        assert_eq!(dead.status, "dead");
+        assert_eq!(dead.status, snowsync::store::outbox::RowStatus::Dead);
         assert!(
             dead.last_error
                 .clone()
@@ -98,10 +98,8 @@ on_both_engines!(
             "caller = \"none\"\nassignment_group = \"Service Desk\"",
         );
         mappings(dir.path(), &fixed);
-        let mappings = snowsync::mapping::load(dir.path()).expect("fixed mappings");
-        let templates =
-            snowsync::mapping::load_templates(&h.config.mapping.templates_dir).expect("templates");
-        let (report, all) = snowsync::admin::outbox_retry(&h.db, &[dead.id], &mappings, &templates)
+        let pipeline = snowsync::pipeline::load(&h.config.mapping).expect("fixed mappings");
+        let (report, all) = snowsync::cli::admin::outbox_retry(&h.db, &[dead.id], &pipeline)
             .await
             .expect("retry");
         assert!(all, "{report}");
@@ -114,7 +112,7 @@ on_both_engines!(
             .await
             .expect("get")
             .expect("row");
-        assert_eq!(row.status, "done");
+        assert_eq!(row.status, snowsync::store::outbox::RowStatus::Done);
         assert_eq!(h.stats().await.tables["incident"].records, 1);
     }
 );

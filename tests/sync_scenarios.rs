@@ -3,9 +3,10 @@
 
 mod support;
 
+use snowsync::domain::SourceEvent;
 use snowsync::servicenow::Record;
 use snowsync::sim::{AfterCommit, Burst, FaultRule, Faults};
-use snowsync::store::findings::{self, Event};
+use snowsync::store::findings;
 use snowsync::store::outbox;
 use support::harness::{Harness, finding};
 
@@ -149,7 +150,7 @@ on_both_engines!(
         let recorded = h
             .failing(&finding("inactive-users", "omar.haddad@simubiz.com"))
             .await;
-        h.event(recorded.finding_id, Event::Resolved).await;
+        h.event(recorded.finding_id, SourceEvent::Resolved).await;
         h.drain().await;
         let incident = ticket(&h, recorded.finding_id).await;
         assert_eq!(incident.str("state"), Some("6"));
@@ -174,7 +175,7 @@ on_both_engines!(
             .failing(&finding("inactive-users", "ana.souza@simubiz.com"))
             .await;
         h.drain().await;
-        h.event(recorded.finding_id, Event::Escalated).await;
+        h.event(recorded.finding_id, SourceEvent::Escalated).await;
         h.drain().await;
         let incident = ticket(&h, recorded.finding_id).await;
         assert_eq!(incident.str("state"), Some("2"));
@@ -329,7 +330,7 @@ on_both_engines!(
             .await
             .expect("claim")
             .remove(0);
-        let payload: snowsync::outbox::deliver::TicketPayload =
+        let payload: snowsync::operation::TicketPayload =
             serde_json::from_value(ghost.payload.clone()).expect("payload");
         let mut fields = payload.fields.clone();
         fields.remove("caller_id");
@@ -383,7 +384,7 @@ on_both_engines!(
         let rows = outbox::of_finding(&h.db, recorded.finding_id)
             .await
             .expect("rows");
-        assert_eq!(rows[0].status, "dead");
+        assert_eq!(rows[0].status, snowsync::store::outbox::RowStatus::Dead);
         assert_eq!(rows[0].attempts, 1, "a 400 is not retried");
         let reason = rows[0].last_error.clone().unwrap_or_default();
         assert!(
@@ -391,7 +392,8 @@ on_both_engines!(
             "the reason names the request: {reason}"
         );
         assert_eq!(
-            rows[1].status, "pending",
+            rows[1].status,
+            snowsync::store::outbox::RowStatus::Pending,
             "the tags wait behind the dead create"
         );
     }
@@ -406,8 +408,8 @@ on_both_engines!(per_finding_order_holds_with_concurrent_workers, |test_db| {
             .await;
         h.failing(&finding("inactive-users", &format!("user{n}@simubiz.com")))
             .await;
-        h.event(recorded.finding_id, Event::Escalated).await;
-        h.event(recorded.finding_id, Event::Resolved).await;
+        h.event(recorded.finding_id, SourceEvent::Escalated).await;
+        h.event(recorded.finding_id, SourceEvent::Resolved).await;
         ids.push(recorded.finding_id);
     }
     let workers: Vec<_> = (0..4).map(|_| h.another_instance()).collect();
@@ -429,7 +431,13 @@ on_both_engines!(per_finding_order_holds_with_concurrent_workers, |test_db| {
             "the close ran last for finding {id}"
         );
         for row in outbox::of_finding(&h.db, id).await.expect("rows") {
-            assert_eq!(row.status, "done", "row {} ({})", row.id, row.op);
+            assert_eq!(
+                row.status,
+                snowsync::store::outbox::RowStatus::Done,
+                "row {} ({})",
+                row.id,
+                row.op
+            );
         }
     }
     assert_eq!(duplicates(&h.stats().await), 0);

@@ -17,7 +17,7 @@ pub enum ApiError {
     #[error("request body larger than {0} bytes")]
     TooLarge(usize),
     #[error("the mapping cannot plan this finding: {0}")]
-    Unprocessable(String),
+    Unprocessable(crate::mapping::PlanError),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -36,8 +36,10 @@ impl IntoResponse for ApiError {
             }
         };
         let mut body = json!({"error": {"code": code, "message": self.to_string()}});
-        if let Self::BadRequest { field, .. } = &self {
-            body["error"]["field"] = json!(field);
+        match &self {
+            Self::BadRequest { field, .. } => body["error"]["field"] = json!(field),
+            Self::Unprocessable(plan) => body["error"]["plan"] = json!(plan),
+            _ => {}
         }
         (status, Json(body)).into_response()
     }

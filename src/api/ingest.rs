@@ -10,9 +10,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, AppState, MAX_BODY};
+use crate::domain::SourceEvent;
 use crate::ingest::{self, IngestError, InputFormat};
 use crate::intake::IntakeError;
-use crate::store::findings::Event;
 
 type Accepted = (StatusCode, Json<serde_json::Value>);
 
@@ -66,7 +66,7 @@ fn bad_input(err: IngestError) -> ApiError {
 pub(super) fn intake_error(err: IntakeError) -> ApiError {
     match err {
         IntakeError::NotFound(what) => ApiError::NotFound(format!("no open finding {what}")),
-        IntakeError::Plan(message) => ApiError::Unprocessable(message),
+        IntakeError::Plan(err) => ApiError::Unprocessable(err),
         other => ApiError::Internal(other.into()),
     }
 }
@@ -103,13 +103,14 @@ pub struct EventBody {
     key: Option<String>,
 }
 
-fn event_of(body: &EventBody) -> Result<Event, ApiError> {
-    match body.event.as_str() {
-        "resolved" => Ok(Event::Resolved),
-        "escalated" => Ok(Event::Escalated),
-        other => Err(ApiError::BadRequest {
+/// The event of an events body: a source event other than `failing`, which arrives as a
+/// finding instead.
+fn event_of(body: &EventBody) -> Result<SourceEvent, ApiError> {
+    match SourceEvent::parse(&body.event) {
+        Some(event @ (SourceEvent::Resolved | SourceEvent::Escalated)) => Ok(event),
+        Some(SourceEvent::Failing) | None => Err(ApiError::BadRequest {
             field: "event".to_owned(),
-            message: format!("expected `resolved` or `escalated`, got `{other}`"),
+            message: format!("expected `resolved` or `escalated`, got `{}`", body.event),
         }),
     }
 }

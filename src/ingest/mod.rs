@@ -10,36 +10,17 @@ mod oort;
 
 use serde::de::DeserializeOwned;
 
-use crate::domain::{Finding, Severity};
+use crate::domain::{Finding, Severity, spelled};
 
-/// The formats snowsync accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputFormat {
-    /// The documented generic finding (field by field in `generic.rs`).
-    Generic,
-    /// The Oort failing-check event (an EventBridge envelope); one finding per failing user.
-    Oort,
-    /// An application approval request; one finding per request.
-    Approval,
-}
-
-impl InputFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Generic => "generic",
-            Self::Oort => "oort",
-            Self::Approval => "approval",
-        }
-    }
-
-    /// Parses `generic`, `oort` or `approval`.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "generic" => Some(Self::Generic),
-            "oort" => Some(Self::Oort),
-            "approval" => Some(Self::Approval),
-            _ => None,
-        }
+spelled! {
+    /// The formats snowsync accepts.
+    pub enum InputFormat("input format") {
+        /// The documented generic finding (field by field in `generic.rs`).
+        Generic = "generic",
+        /// The Oort failing-check event (an EventBridge envelope); one finding per failing user.
+        Oort = "oort",
+        /// An application approval request; one finding per request.
+        Approval = "approval",
     }
 }
 

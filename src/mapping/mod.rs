@@ -11,14 +11,13 @@ pub mod online;
 mod plan;
 mod profile;
 mod raw;
-pub mod render;
 mod rule;
 mod validate;
 
 use std::collections::BTreeMap;
 
 pub use load::{from_texts, load};
-pub use plan::{FieldLengths, PlanError, TicketPlan, plan, plan_reopen, plan_with};
+pub use plan::{FieldLengths, PlanError, PlanErrorKind, TicketPlan, plan, plan_reopen, plan_with};
 pub use profile::{
     Caller, CustomField, EscalationCondition, GroupBy, Profile, ProfileTemplates, StateCode, Table,
 };

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::profile::{Caller, GroupBy, Profile};
 use super::{Mappings, Selection};
-use crate::domain::{Finding, ReferenceKind, SourceEvent};
+use crate::domain::{Finding, ReferenceKind, SourceEvent, spelled};
 use crate::template::{self, ContextInfo, TemplateData, TemplateError, Templates};
 
 /// What to send to ServiceNow for one finding event.
@@ -27,13 +27,38 @@ pub struct TicketPlan {
     pub tags: Vec<String>,
 }
 
-/// A template failed to render for this finding.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("profile `{profile}`: {source}")]
+spelled! {
+    /// Why a finding event cannot be planned.
+    pub enum PlanErrorKind("planning error") {
+        /// A template of the profile fails to render for this finding.
+        TemplateFailed = "template_failed",
+        /// The profile asks for something delivery does not do.
+        Unsupported = "unsupported",
+    }
+}
+
+/// A finding event the mappings cannot plan: the kind, the profile, where the problem is
+/// (`templates/description.hbs:12:5`, `mappings/x.toml:7: profile.y.group_by`) and what
+/// is wrong. It reaches the API answer and the audit trail whole.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[error("profile `{profile}`: {origin}: {message}")]
 pub struct PlanError {
+    pub kind: PlanErrorKind,
     pub profile: String,
-    #[source]
-    pub source: TemplateError,
+    pub origin: String,
+    pub message: String,
+}
+
+impl PlanError {
+    /// The profile's `key` asks for something delivery does not do.
+    pub fn unsupported(profile: &Profile, key: &str, message: impl Into<String>) -> Self {
+        Self {
+            kind: PlanErrorKind::Unsupported,
+            profile: profile.name.clone(),
+            origin: profile.location(key),
+            message: message.into(),
+        }
+    }
 }
 
 /// Maximum field lengths (in ServiceNow characters) per table, from the dictionary when
@@ -226,8 +251,10 @@ impl<'a> Planner<'a> {
 
     fn fail(&self, source: TemplateError) -> PlanError {
         PlanError {
+            kind: PlanErrorKind::TemplateFailed,
             profile: self.profile().name.clone(),
-            source,
+            origin: source.origin,
+            message: source.message,
         }
     }
 

@@ -4,21 +4,16 @@
 //! Exactly one ticket per finding: a create that may already have reached ServiceNow
 //! (`maybe_applied`) looks its correlation id up before creating again.
 
-use std::collections::BTreeMap;
-
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::Delivery;
 use super::notify::Notifier;
-use crate::servicenow::{
-    Client, Disposition, Record, ReferenceError, ReferenceKind, ServiceNowError,
-};
+use crate::operation::{NotifyPayload, OpKind, TicketPayload};
+use crate::servicenow::{Client, Disposition, Record, ReferenceError, ServiceNowError};
 use crate::store::entity::outbox::Model as OutboxRow;
-use crate::store::findings::{self, TicketState};
-use crate::store::outbox::OpKind;
+use crate::store::findings::{self, TicketSnapshot};
 
 /// Fields read back after every write, to keep the ticket link current.
 pub const TICKET_FIELDS: [&str; 5] = [
@@ -29,38 +24,6 @@ pub const TICKET_FIELDS: [&str; 5] = [
     "sys_updated_on",
 ];
 
-/// A reference field given by name, resolved to a sys_id just before sending.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NamedReference {
-    pub kind: ReferenceKind,
-    pub name: String,
-    /// Sent only when the name resolves: a finding's subject (the caller) need not be a
-    /// ServiceNow user, and the ticket must not wait on that.
-    #[serde(default)]
-    pub optional: bool,
-}
-
-/// The payload of a ticket operation as stored in `outbox.payload`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TicketPayload {
-    pub table: String,
-    #[serde(default)]
-    pub correlation_id: String,
-    #[serde(default)]
-    pub fields: Map<String, Value>,
-    #[serde(default)]
-    pub references: BTreeMap<String, NamedReference>,
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
-
-/// The payload of a `notify_source` row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NotifyPayload {
-    pub source: String,
-    pub body: Value,
-}
-
 /// Delivers rows through the ServiceNow client, and notifications through the notifier.
 pub struct ServiceNowDeliverer {
     pub db: DatabaseConnection,
@@ -70,11 +33,7 @@ pub struct ServiceNowDeliverer {
 
 impl super::Deliver for ServiceNowDeliverer {
     async fn deliver(&self, row: &OutboxRow) -> Delivery {
-        let Some(op) = OpKind::parse(&row.op) else {
-            return Delivery::Dead {
-                reason: format!("unknown operation `{}`", row.op),
-            };
-        };
+        let op = row.op;
         if op == OpKind::NotifySource {
             return match serde_json::from_value::<NotifyPayload>(row.payload.clone()) {
                 Ok(p) => self.notifier.notify(&p.source, &p.body).await,
@@ -232,7 +191,7 @@ impl ServiceNowDeliverer {
     /// retried as possibly applied, so the next attempt finds the ticket instead of
     /// creating a second one.
     async fn save(&self, row: &OutboxRow, record: &Record) -> Delivery {
-        let state = TicketState {
+        let state = TicketSnapshot {
             sys_id: record.sys_id().map(str::to_owned),
             number: record.number().map(str::to_owned),
             state: record.str("state").map(str::to_owned),

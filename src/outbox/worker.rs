@@ -65,7 +65,7 @@ async fn settle(
     let now = Utc::now();
     let kept = match outcome {
         Delivery::Done => {
-            metrics::counter!("outbox_delivered_total", "op" => row.op.clone()).increment(1);
+            metrics::counter!("outbox_delivered_total", "op" => row.op.as_str()).increment(1);
             rows::complete(db, row, worker, now).await?
         }
         Delivery::Retry {
@@ -84,20 +84,20 @@ async fn settle(
                         + chrono::Duration::from_std(delay)
                             .unwrap_or(chrono::Duration::seconds(300));
                     tracing::warn!(outbox.id = row.id, op = %row.op, attempt = row.attempts, delay = ?delay, error = %reason, "delivery failed, will retry");
-                    metrics::counter!("outbox_retries_total", "op" => row.op.clone()).increment(1);
+                    metrics::counter!("outbox_retries_total", "op" => row.op.as_str()).increment(1);
                     rows::reschedule(db, row, worker, due, &reason, maybe_applied, now).await?
                 }
                 Next::GiveUp => {
                     let reason = format!("gave up after {} attempts: {reason}", row.attempts);
                     tracing::error!(outbox.id = row.id, op = %row.op, error = %reason, "delivery dead");
-                    metrics::counter!("outbox_dead_total", "op" => row.op.clone()).increment(1);
+                    metrics::counter!("outbox_dead_total", "op" => row.op.as_str()).increment(1);
                     rows::bury(db, row, worker, &reason, now).await?
                 }
             }
         }
         Delivery::Dead { reason } => {
             tracing::error!(outbox.id = row.id, op = %row.op, error = %reason, "delivery dead");
-            metrics::counter!("outbox_dead_total", "op" => row.op.clone()).increment(1);
+            metrics::counter!("outbox_dead_total", "op" => row.op.as_str()).increment(1);
             rows::bury(db, row, worker, &reason, now).await?
         }
     };

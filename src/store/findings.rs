@@ -10,39 +10,16 @@ use sea_orm::{
 };
 
 use super::entity::{audit, finding, ticket_link};
-use super::outbox::{self, OpKind};
-
-/// Finding states, as stored in `findings.status`.
-pub mod status {
-    pub const OPEN: &str = "open";
-    pub const ESCALATED: &str = "escalated";
-    pub const RESOLVED: &str = "resolved";
-}
-
-/// What a source said about a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    Failing,
-    Resolved,
-    Escalated,
-}
-
-impl Event {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Failing => "failing",
-            Self::Resolved => "resolved",
-            Self::Escalated => "escalated",
-        }
-    }
-}
+use super::outbox;
+use crate::domain::{FindingKind, FindingStatus, SourceEvent};
+use crate::operation::OpKind;
 
 /// The identity and summary columns of a finding, plus its full JSON.
 #[derive(Debug, Clone)]
 pub struct FindingRecord {
     pub key: String,
     pub source: String,
-    pub kind: String,
+    pub kind: FindingKind,
     pub check_id: String,
     pub subject: String,
     pub title: String,
@@ -61,14 +38,21 @@ pub struct Planned {
     pub ops: Vec<(OpKind, serde_json::Value)>,
 }
 
-/// The situation the planner is asked about.
-#[derive(Debug, Clone, Copy)]
-pub struct PlanInput<'a> {
-    pub event: Event,
-    /// Occurrences including this event; 1 for a new finding.
-    pub occurrences: i64,
-    /// The stored finding before this event, if there was one.
-    pub existing: Option<&'a finding::Model>,
+/// The stored finding a plan was made for: `None` for a new finding. `record` writes only
+/// when the finding is still in this state, so a plan made outside the transaction is
+/// never applied to a finding that moved on meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedFor {
+    pub finding: Option<(i64, i64)>,
+}
+
+impl PlannedFor {
+    /// The situation of `existing`: its id and occurrences.
+    pub fn of(existing: Option<&finding::Model>) -> Self {
+        Self {
+            finding: existing.map(|f| (f.id, f.occurrences)),
+        }
+    }
 }
 
 /// What `record` did.
@@ -81,72 +65,69 @@ pub struct Recorded {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum RecordError<E: std::error::Error + 'static> {
+pub enum RecordError {
     #[error("no open finding has the key {0}")]
     NotFound(String),
-    #[error("planning failed: {0}")]
-    Plan(#[source] E),
+    /// The finding changed between planning and writing: plan again.
+    #[error("the finding {0} changed while its event was planned")]
+    Moved(String),
     #[error(transparent)]
     Db(#[from] DbErr),
 }
 
-/// Records `event` for `record`: creates, updates or closes the finding, enqueues the
-/// planned operations and writes the audit row, all in one transaction.
+/// Records `event`: creates, updates or closes the finding, enqueues the planned
+/// operations and writes the audit row, all in one transaction that only writes (the
+/// payloads were rendered before it began).
 ///
-/// A concurrent insert of the same new key loses on the unique index and is retried
-/// once as a repeat, so two racing first events still make one finding.
-pub async fn record<E, F>(
+/// `planned_for` is the finding the plan was made for; when the stored finding is no
+/// longer in that state (a concurrent event got there first), nothing is written and
+/// `RecordError::Moved` asks the caller to plan again.
+pub async fn record(
     db: &DatabaseConnection,
     record: &FindingRecord,
-    event: Event,
+    event: SourceEvent,
     actor: &str,
-    mut plan: F,
-) -> Result<Recorded, RecordError<E>>
-where
-    E: std::error::Error + Send + Sync + 'static,
-    F: FnMut(PlanInput<'_>) -> Result<Planned, E>,
-{
-    match record_once(db, record, event, actor, &mut plan).await {
+    planned: &Planned,
+    planned_for: PlannedFor,
+) -> Result<Recorded, RecordError> {
+    let result = record_once(db, record, event, actor, planned, planned_for).await;
+    match result {
+        // Two racing first events: the loser's insert fails on the unique open key, and its
+        // plan (a create) no longer fits the finding the winner stored.
         Err(RecordError::Db(err))
             if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
         {
-            record_once(db, record, event, actor, &mut plan).await
+            Err(RecordError::Moved(record.key.clone()))
         }
         other => other,
     }
 }
 
-async fn record_once<E, F>(
+async fn record_once(
     db: &DatabaseConnection,
     record: &FindingRecord,
-    event: Event,
+    event: SourceEvent,
     actor: &str,
-    plan: &mut F,
-) -> Result<Recorded, RecordError<E>>
-where
-    E: std::error::Error + Send + Sync + 'static,
-    F: FnMut(PlanInput<'_>) -> Result<Planned, E>,
-{
+    planned: &Planned,
+    planned_for: PlannedFor,
+) -> Result<Recorded, RecordError> {
     let txn = super::begin_write(db).await?;
     let existing = open_by_key(&txn, &record.key, true).await?;
+    if PlannedFor::of(existing.as_ref()) != planned_for {
+        return Err(RecordError::Moved(record.key.clone()));
+    }
     let now = Utc::now();
-    let (finding_id, created, occurrences, from, to, planned) = match (existing, event) {
-        (None, Event::Failing) => {
-            let planned = plan(PlanInput {
-                event,
-                occurrences: 1,
-                existing: None,
-            })
-            .map_err(RecordError::Plan)?;
+    let (finding_id, created, occurrences, from, to) = match (existing, event) {
+        (None, SourceEvent::Failing) => {
             let model = finding::ActiveModel {
                 finding_key: Set(record.key.clone()),
                 source: Set(record.source.clone()),
-                kind: Set(record.kind.clone()),
+                kind: Set(record.kind),
                 check_id: Set(record.check_id.clone()),
                 subject: Set(record.subject.clone()),
                 title: Set(record.title.clone()),
                 severity: Set(record.severity.clone()),
-                status: Set(status::OPEN.to_owned()),
+                status: Set(FindingStatus::Open),
                 resolved_by: Set(None),
                 decision: Set(None),
                 occurrences: Set(1),
@@ -173,57 +154,39 @@ where
                 .insert(&txn)
                 .await?;
             }
-            (model.id, true, 1, None, status::OPEN, planned)
+            (model.id, true, 1, None, FindingStatus::Open)
         }
         (None, _) => return Err(RecordError::NotFound(record.key.clone())),
         (Some(found), event) => {
-            let occurrences = found.occurrences + i64::from(event == Event::Failing);
-            let planned = plan(PlanInput {
-                event,
-                occurrences,
-                existing: Some(&found),
-            })
-            .map_err(RecordError::Plan)?;
-            let to = match event {
-                Event::Failing if found.status == status::ESCALATED => status::ESCALATED,
-                Event::Failing => status::OPEN,
-                Event::Resolved => status::RESOLVED,
-                Event::Escalated => status::ESCALATED,
-            };
+            let occurrences = found.occurrences + i64::from(event == SourceEvent::Failing);
+            let to = found.status.after(event);
             let mut active: finding::ActiveModel = found.clone().into();
             active.occurrences = Set(occurrences);
-            active.status = Set(to.to_owned());
+            active.status = Set(to);
             active.updated_at = Set(now);
-            if event == Event::Failing {
+            if event == SourceEvent::Failing {
                 active.last_seen = Set(record.seen_at.max(found.last_seen));
                 active.payload = Set(record.payload.clone());
             }
-            if event == Event::Resolved {
+            if event == SourceEvent::Resolved {
                 active.resolved_by = Set(Some("source".to_owned()));
             }
             active.update(&txn).await?;
-            (
-                found.id,
-                false,
-                occurrences,
-                Some(found.status.clone()),
-                to,
-                planned,
-            )
+            (found.id, false, occurrences, Some(found.status), to)
         }
     };
 
     let mut outbox_ids = Vec::new();
-    for (op, payload) in planned.ops {
+    for (op, payload) in &planned.ops {
         // Repeats of a still-failing finding fold into the update that is already waiting.
-        if op == OpKind::UpdateTicket
+        if *op == OpKind::UpdateTicket
             && !created
-            && outbox::coalesce_into_last(&txn, finding_id, op, payload.clone(), now).await?
+            && outbox::coalesce_into_last(&txn, finding_id, *op, payload.clone(), now).await?
         {
             continue;
         }
         outbox_ids.push(
-            outbox::enqueue(&txn, finding_id, op, payload, now)
+            outbox::enqueue(&txn, finding_id, *op, payload.clone(), now)
                 .await?
                 .id,
         );
@@ -232,8 +195,8 @@ where
         &txn,
         finding_id,
         event.as_str(),
-        from.as_deref(),
-        to,
+        from.map(|s| s.as_str()),
+        to.as_str(),
         actor,
         None,
         now,
@@ -257,7 +220,7 @@ pub async fn open_by_key(
 ) -> Result<Option<finding::Model>, DbErr> {
     let mut query = finding::Entity::find()
         .filter(finding::Column::FindingKey.eq(key))
-        .filter(finding::Column::Status.ne(status::RESOLVED));
+        .filter(finding::Column::Status.ne(FindingStatus::Resolved));
     if lock && db.get_database_backend() == sea_orm::DbBackend::Postgres {
         query = query.lock_exclusive();
     }
@@ -299,7 +262,7 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<finding::M
 /// Findings, newest first, optionally in one status.
 pub async fn list(
     db: &impl ConnectionTrait,
-    state: Option<&str>,
+    state: Option<FindingStatus>,
     limit: u64,
 ) -> Result<Vec<finding::Model>, DbErr> {
     let mut query = finding::Entity::find()
@@ -338,7 +301,7 @@ pub async fn audit_trail(
 pub async fn save_ticket(
     db: &impl ConnectionTrait,
     finding_id: i64,
-    ticket: &TicketState,
+    ticket: &TicketSnapshot,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     let Some(existing) = link(db, finding_id).await? else {
@@ -368,7 +331,7 @@ pub async fn save_ticket(
 
 /// The ticket fields snowsync keeps: what it last saw of the record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TicketState {
+pub struct TicketSnapshot {
     pub sys_id: Option<String>,
     pub number: Option<String>,
     pub state: Option<String>,

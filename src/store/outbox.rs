@@ -13,59 +13,24 @@ use sea_orm::{
 };
 
 use super::entity::outbox::{self, Column, Entity as Outbox, Model as OutboxRow};
+use crate::domain::spelled;
 
-/// The operations an outbox row can carry, in the words stored in `outbox.op`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpKind {
-    CreateTicket,
-    UpdateTicket,
-    CloseTicket,
-    EscalateTicket,
-    ReopenTicket,
-    ApplyTags,
-    NotifySource,
-}
+pub use crate::operation::OpKind;
 
-impl OpKind {
-    pub const ALL: [OpKind; 7] = [
-        Self::CreateTicket,
-        Self::UpdateTicket,
-        Self::CloseTicket,
-        Self::EscalateTicket,
-        Self::ReopenTicket,
-        Self::ApplyTags,
-        Self::NotifySource,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CreateTicket => "create_ticket",
-            Self::UpdateTicket => "update_ticket",
-            Self::CloseTicket => "close_ticket",
-            Self::EscalateTicket => "escalate_ticket",
-            Self::ReopenTicket => "reopen_ticket",
-            Self::ApplyTags => "apply_tags",
-            Self::NotifySource => "notify_source",
-        }
+spelled! {
+    /// Where an outbox row stands, as stored in `outbox.status`.
+    #[derive(sea_orm::DeriveValueType)]
+    #[sea_orm(value_type = "String")]
+    pub enum RowStatus("outbox row status") {
+        /// Owed, due at `next_attempt_at`.
+        Pending = "pending",
+        /// Claimed by `locked_by` until `locked_until`.
+        InFlight = "in_flight",
+        /// Delivered.
+        Done = "done",
+        /// Given up; waits for an operator's `outbox retry`.
+        Dead = "dead",
     }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-
-    /// Whether a dead row of this kind holds back the finding's later rows.
-    /// Tags and notifications are side effects: the ticket must not wait on them.
-    pub fn blocks_successors_when_dead(self) -> bool {
-        !matches!(self, Self::ApplyTags | Self::NotifySource)
-    }
-}
-
-/// Row states, as stored in `outbox.status`.
-pub mod status {
-    pub const PENDING: &str = "pending";
-    pub const IN_FLIGHT: &str = "in_flight";
-    pub const DONE: &str = "done";
-    pub const DEAD: &str = "dead";
 }
 
 /// Appends an operation to the finding's queue, after every row it already has.
@@ -87,9 +52,9 @@ pub async fn enqueue(
     outbox::ActiveModel {
         finding_id: Set(finding_id),
         seq: Set(last.unwrap_or(0) + 1),
-        op: Set(op.as_str().to_owned()),
+        op: Set(op),
         payload: Set(payload),
-        status: Set(status::PENDING.to_owned()),
+        status: Set(RowStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
         locked_by: Set(None),
@@ -119,14 +84,14 @@ pub async fn coalesce_into_last(
         .one(db)
         .await?;
     let Some(last) = last else { return Ok(false) };
-    if last.op != op.as_str() || last.status != status::PENDING || last.attempts > 0 {
+    if last.op != op || last.status != RowStatus::Pending || last.attempts > 0 {
         return Ok(false);
     }
     let updated = Outbox::update_many()
         .col_expr(Column::Payload, Expr::value(payload))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.eq(last.id))
-        .filter(Column::Status.eq(status::PENDING))
+        .filter(Column::Status.eq(RowStatus::Pending))
         .filter(Column::Attempts.eq(0))
         .exec(db)
         .await?;
@@ -152,23 +117,26 @@ pub async fn claim(
         _ => "",
     };
     let sql = format!(
-        "UPDATE outbox SET status = 'in_flight', locked_by = $1, locked_until = $2, \
+        "UPDATE outbox SET status = '{in_flight}', locked_by = $1, locked_until = $2, \
            attempts = attempts + 1, updated_at = $3, \
-           maybe_applied = CASE WHEN status = 'in_flight' THEN TRUE ELSE maybe_applied END \
+           maybe_applied = CASE WHEN status = '{in_flight}' THEN TRUE ELSE maybe_applied END \
          WHERE id IN ( \
            SELECT o.id FROM outbox o \
-           WHERE o.status IN ('pending', 'in_flight') \
-             AND ((o.status = 'pending' AND o.next_attempt_at <= $3) \
-                  OR (o.status = 'in_flight' AND o.locked_until < $3)) \
+           WHERE o.status IN ('{pending}', '{in_flight}') \
+             AND ((o.status = '{pending}' AND o.next_attempt_at <= $3) \
+                  OR (o.status = '{in_flight}' AND o.locked_until < $3)) \
              AND NOT EXISTS ( \
                SELECT 1 FROM outbox p \
                WHERE p.finding_id = o.finding_id AND p.seq < o.seq \
-                 AND (p.status IN ('pending', 'in_flight') \
-                      OR (p.status = 'dead' AND p.op IN ({dead}))) ) \
+                 AND (p.status IN ('{pending}', '{in_flight}') \
+                      OR (p.status = '{dead}' AND p.op IN ({blocking}))) ) \
            ORDER BY o.next_attempt_at, o.id \
            LIMIT $4 {lock}) \
          RETURNING *",
-        dead = blocking_dead_ops(),
+        pending = RowStatus::Pending,
+        in_flight = RowStatus::InFlight,
+        dead = RowStatus::Dead,
+        blocking = blocking_dead_ops(),
     );
     let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
     let stmt = Statement::from_sql_and_values(
@@ -193,7 +161,7 @@ fn fenced(row: &OutboxRow, worker: &str) -> Expr {
         .eq(row.id)
         .and(Column::LockedBy.eq(worker))
         .and(Column::Attempts.eq(row.attempts))
-        .and(Column::Status.eq(status::IN_FLIGHT))
+        .and(Column::Status.eq(RowStatus::InFlight))
 }
 
 /// The ack of a claim: `status`, the lock dropped, fenced to the claim it answers.
@@ -202,7 +170,7 @@ async fn settle(
     db: &impl ConnectionTrait,
     row: &OutboxRow,
     worker: &str,
-    status: &str,
+    status: RowStatus,
     now: DateTime<Utc>,
     apply: impl FnOnce(sea_orm::UpdateMany<Outbox>) -> sea_orm::UpdateMany<Outbox>,
 ) -> Result<bool, DbErr> {
@@ -225,7 +193,7 @@ pub async fn complete(
     worker: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    settle(db, row, worker, status::DONE, now, |u| {
+    settle(db, row, worker, RowStatus::Done, now, |u| {
         u.col_expr(Column::LastError, Expr::value(Option::<String>::None))
     })
     .await
@@ -241,7 +209,7 @@ pub async fn reschedule(
     maybe_applied: bool,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    settle(db, row, worker, status::PENDING, now, |u| {
+    settle(db, row, worker, RowStatus::Pending, now, |u| {
         u.col_expr(Column::NextAttemptAt, Expr::value(next_attempt_at))
             .col_expr(Column::LastError, Expr::value(error))
             .col_expr(
@@ -260,7 +228,7 @@ pub async fn bury(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
-    settle(db, row, worker, status::DEAD, now, |u| {
+    settle(db, row, worker, RowStatus::Dead, now, |u| {
         u.col_expr(Column::LastError, Expr::value(reason))
     })
     .await
@@ -279,12 +247,12 @@ pub async fn revive(
         update = update.col_expr(Column::Payload, Expr::value(payload));
     }
     let result = update
-        .col_expr(Column::Status, Expr::value(status::PENDING))
+        .col_expr(Column::Status, Expr::value(RowStatus::Pending))
         .col_expr(Column::Attempts, Expr::value(0))
         .col_expr(Column::NextAttemptAt, Expr::value(now))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.eq(id))
-        .filter(Column::Status.eq(status::DEAD))
+        .filter(Column::Status.eq(RowStatus::Dead))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
@@ -293,7 +261,7 @@ pub async fn revive(
 /// Deletes done rows last changed before `before`; returns how many.
 pub async fn purge_done(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, DbErr> {
     let result = Outbox::delete_many()
-        .filter(Column::Status.eq(status::DONE))
+        .filter(Column::Status.eq(RowStatus::Done))
         .filter(Column::UpdatedAt.lt(before))
         .exec(db)
         .await?;
@@ -303,7 +271,7 @@ pub async fn purge_done(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Res
 /// Rows in a state (or all), newest first.
 pub async fn list(
     db: &impl ConnectionTrait,
-    state: Option<&str>,
+    state: Option<RowStatus>,
     limit: u64,
 ) -> Result<Vec<OutboxRow>, DbErr> {
     let mut query = Outbox::find().order_by_desc(Column::Id).limit(limit);
@@ -331,13 +299,13 @@ pub async fn of_finding(
 }
 
 /// Row counts per status, and the age of the oldest pending row, for `/metrics`.
-pub async fn counts(db: &impl ConnectionTrait) -> Result<Vec<(String, i64)>, DbErr> {
+pub async fn counts(db: &impl ConnectionTrait) -> Result<Vec<(RowStatus, i64)>, DbErr> {
     Outbox::find()
         .select_only()
         .column(Column::Status)
         .column_as(Column::Id.count(), "n")
         .group_by(Column::Status)
-        .into_tuple::<(String, i64)>()
+        .into_tuple::<(RowStatus, i64)>()
         .all(db)
         .await
 }
@@ -347,10 +315,13 @@ pub async fn counts(db: &impl ConnectionTrait) -> Result<Vec<(String, i64)>, DbE
 pub async fn owed(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     let backend = db.get_database_backend();
     let sql = format!(
-        "SELECT COUNT(*) FROM outbox o WHERE o.status IN ('pending', 'in_flight') \
+        "SELECT COUNT(*) FROM outbox o WHERE o.status IN ('{pending}', '{in_flight}') \
            AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.finding_id = o.finding_id \
-             AND p.seq < o.seq AND p.status = 'dead' AND p.op IN ({}))",
-        blocking_dead_ops()
+             AND p.seq < o.seq AND p.status = '{dead}' AND p.op IN ({blocking}))",
+        pending = RowStatus::Pending,
+        in_flight = RowStatus::InFlight,
+        dead = RowStatus::Dead,
+        blocking = blocking_dead_ops(),
     );
     let row = db
         .query_one_raw(Statement::from_string(backend, sql))
@@ -363,7 +334,7 @@ pub async fn owed(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
 
 fn blocking_dead_ops() -> String {
     OpKind::ALL
-        .into_iter()
+        .iter()
         .filter(|k| k.blocks_successors_when_dead())
         .map(|k| format!("'{}'", k.as_str()))
         .collect::<Vec<_>>()
@@ -373,7 +344,7 @@ fn blocking_dead_ops() -> String {
 /// When the oldest row still owed to ServiceNow was enqueued.
 pub async fn oldest_pending(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, DbErr> {
     Ok(Outbox::find()
-        .filter(Column::Status.is_in([status::PENDING, status::IN_FLIGHT]))
+        .filter(Column::Status.is_in([RowStatus::Pending, RowStatus::InFlight]))
         .order_by_asc(Column::CreatedAt)
         .one(db)
         .await?

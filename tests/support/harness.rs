@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
-use snowsync::config::Config;
+use snowsync::config::{AuthMode, Config};
+use snowsync::domain::SourceEvent;
 use snowsync::intake::Intake;
 use snowsync::outbox::deliver::ServiceNowDeliverer;
 use snowsync::outbox::notify::Notifier;
 use snowsync::servicenow::Client;
 use snowsync::sim::{SimConfig, SimHandle, SimStats};
-use snowsync::store::findings::{Event, Recorded};
+use snowsync::store::findings::Recorded;
 use snowsync::store::outbox;
 
 use super::{Engine, TestDb};
@@ -22,43 +23,30 @@ pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-/// The settings tests run with: quick retries, a short request timeout, the emulator.
+/// The settings tests run with: the emulator's settings, with quick retries, a short
+/// request timeout, `auth` and the mappings in `mappings`.
 pub fn config_for(sim: &SimHandle, db: &TestDb, auth: &str, mappings: &Path) -> Config {
-    let text = format!(
-        r#"
-[servicenow]
-instance_url = "{url}"
-auth = "{auth}"
-client_id = "snowsync"
-client_secret = "snowsync-secret"
-username = "snowsync.integration"
-password = "snowsync"
-request_timeout = "1s"
-connect_timeout = "1s"
-max_concurrency = 8
-requests_per_second = 1000.0
-[http]
-listen = "127.0.0.1:0"
-api_keys = ["test-key-0123456789abcdef"]
-[outbox]
-workers = 4
-lease = "5s"
-idle_poll = "20ms"
-initial = "10ms"
-max = "200ms"
-max_attempts = 10
-[poller]
-enabled = false
-[mapping]
-rules_dir = "{mappings}"
-templates_dir = "{templates}"
-"#,
-        url = sim.base_url(),
-        mappings = mappings.display(),
-        templates = repo_path("templates").display(),
-    );
-    let mut config = Config::from_toml("test settings", &text, Vec::new()).expect("test config");
+    let mut config = Config::for_emulator(sim, &db.config.url, "test-key-0123456789abcdef");
     config.database = db.config.clone();
+    let sn = &mut config.servicenow;
+    sn.auth = match auth {
+        "basic" => AuthMode::Basic,
+        "oauth_password" => AuthMode::OauthPassword,
+        "oauth_client_credentials" => AuthMode::OauthClientCredentials,
+        other => panic!("no auth mode {other}"),
+    };
+    sn.request_timeout = Duration::from_secs(1);
+    sn.connect_timeout = Duration::from_secs(1);
+    sn.max_concurrency = 8;
+    sn.requests_per_second = 1000.0;
+    let outbox = &mut config.outbox;
+    outbox.lease = Duration::from_secs(5);
+    outbox.idle_poll = Duration::from_millis(20);
+    outbox.retry.initial = Duration::from_millis(10);
+    outbox.retry.max = Duration::from_millis(200);
+    outbox.retry.max_attempts = 10;
+    config.mapping.rules_dir = mappings.to_path_buf();
+    config.mapping.templates_dir = repo_path("templates");
     config
 }
 
@@ -118,7 +106,7 @@ impl Harness {
             .expect("recorded")
     }
 
-    pub async fn event(&self, finding_id: i64, event: Event) -> Recorded {
+    pub async fn event(&self, finding_id: i64, event: SourceEvent) -> Recorded {
         self.intake
             .event_for_id(finding_id, event, "test")
             .await
@@ -147,12 +135,11 @@ impl Harness {
 }
 
 pub fn intake(db: &DatabaseConnection, config: &Config) -> Intake {
+    let pipeline = snowsync::pipeline::load(&config.mapping).expect("mappings and templates");
     Intake {
         db: db.clone(),
-        mappings: Arc::new(snowsync::mapping::load(&config.mapping.rules_dir).expect("mappings")),
-        templates: Arc::new(
-            snowsync::mapping::load_templates(&config.mapping.templates_dir).expect("templates"),
-        ),
+        mappings: pipeline.mappings,
+        templates: pipeline.templates,
         wake: Arc::new(tokio::sync::Notify::new()),
     }
 }

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::domain::{FindingKind, FindingStatus};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "findings")]
 pub struct Model {
@@ -9,12 +11,12 @@ pub struct Model {
     pub id: i64,
     pub finding_key: String,
     pub source: String,
-    pub kind: String,
+    pub kind: FindingKind,
     pub check_id: String,
     pub subject: String,
     pub title: String,
     pub severity: String,
-    pub status: String,
+    pub status: FindingStatus,
     pub resolved_by: Option<String>,
     pub decision: Option<String>,
     pub occurrences: i64,

@@ -2,6 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::operation::OpKind;
+use crate::store::outbox::RowStatus;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "outbox")]
 pub struct Model {
@@ -9,9 +12,9 @@ pub struct Model {
     pub id: i64,
     pub finding_id: i64,
     pub seq: i64,
-    pub op: String,
+    pub op: OpKind,
     pub payload: Json,
-    pub status: String,
+    pub status: RowStatus,
     pub attempts: i32,
     pub next_attempt_at: ChronoDateTimeUtc,
     pub locked_by: Option<String>,

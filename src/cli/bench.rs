@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
+use super::demo;
+use crate::service;
 use crate::sim::{self, SimConfig};
-use crate::{demo, service};
 
 /// What to run.
 #[derive(Debug, Clone, clap::Args)]
@@ -64,7 +65,7 @@ async fn bench(
     args: &BenchArgs,
 ) -> anyhow::Result<()> {
     let api_key = format!("bench-{}", uuid::Uuid::new_v4().simple());
-    let mut config = demo::config(sim, dir, &api_key)?;
+    let mut config = demo::config(sim, dir, &api_key);
     config.outbox.workers = args.workers.max(1);
     config.servicenow.max_concurrency = args.workers.max(1) * 2;
     config.servicenow.requests_per_second = 100_000.0;

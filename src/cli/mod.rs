@@ -9,7 +9,16 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::config::{AuthMode, Config, LogFormat};
-use crate::{admin, redact, servicenow, shutdown, store, telemetry};
+use crate::domain::FindingStatus;
+use crate::store::outbox::RowStatus;
+use crate::{pipeline, redact, servicenow, shutdown, store, telemetry};
+
+pub mod admin;
+pub mod bench;
+pub mod check;
+pub mod demo;
+pub mod ingest;
+pub mod render;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,7 +53,7 @@ pub enum Command {
     /// Start the emulator and the service, send sample findings, print the tickets made
     Demo,
     /// Measure end-to-end forward-sync throughput against the in-process emulator
-    Bench(crate::bench::BenchArgs),
+    Bench(bench::BenchArgs),
     /// Apply database migrations and exit
     Migrate {
         /// Database URL [default: database.url from the configuration]
@@ -81,7 +90,7 @@ pub enum Command {
         string_only: bool,
     },
     /// Show the matched rule, the profile and the exact payload for a finding, offline
-    Render(crate::mapping::render::RenderArgs),
+    Render(render::RenderArgs),
     /// Run the ServiceNow emulator until stopped
     Sim(Box<crate::sim::cli::SimArgs>),
 }
@@ -91,8 +100,8 @@ pub enum OutboxCommand {
     /// List rows, newest first
     List {
         /// Only rows in this state
-        #[arg(long, value_parser = ["pending", "in_flight", "done", "dead"])]
-        state: Option<String>,
+        #[arg(long, value_enum)]
+        state: Option<RowStatus>,
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
@@ -115,8 +124,8 @@ pub enum OutboxCommand {
 pub enum FindingsCommand {
     /// List findings, newest first
     List {
-        #[arg(long, value_parser = ["open", "escalated", "resolved"])]
-        state: Option<String>,
+        #[arg(long, value_enum)]
+        state: Option<FindingStatus>,
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
@@ -148,11 +157,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Bench(args) => {
-            crate::bench::run(args).await?;
+            bench::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => {
-            crate::demo::run().await?;
+            demo::run().await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { database } => migrate(config, database).await,
@@ -178,17 +187,16 @@ async fn open_store(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnecti
 async fn outbox_command(config: Config, command: OutboxCommand) -> anyhow::Result<ExitCode> {
     let db = open_store(&config).await?;
     let (text, ok) = match command {
-        OutboxCommand::List { state, limit } => (
-            admin::outbox_list(&db, state.as_deref(), limit).await?,
-            true,
-        ),
+        OutboxCommand::List { state, limit } => {
+            (admin::outbox_list(&db, state, limit).await?, true)
+        }
         OutboxCommand::Show { id } => match admin::outbox_show(&db, id).await? {
             Some(text) => (text, true),
             None => (format!("no outbox row {id}\n"), false),
         },
         OutboxCommand::Retry { ids } => {
-            let (mappings, templates) = load_mappings(&config)?;
-            admin::outbox_retry(&db, &ids, &mappings, &templates).await?
+            let pipeline = pipeline::load(&config.mapping)?;
+            admin::outbox_retry(&db, &ids, &pipeline).await?
         }
         OutboxCommand::Purge { older_than } => (admin::outbox_purge(&db, older_than).await?, true),
     };
@@ -204,10 +212,7 @@ async fn findings_command(config: Config, command: FindingsCommand) -> anyhow::R
     let db = open_store(&config).await?;
     match command {
         FindingsCommand::List { state, limit } => {
-            print!(
-                "{}",
-                admin::findings_list(&db, state.as_deref(), limit).await?
-            );
+            print!("{}", admin::findings_list(&db, state, limit).await?);
             Ok(ExitCode::SUCCESS)
         }
         FindingsCommand::Show { id } => match admin::findings_show(&db, id).await? {
@@ -232,35 +237,16 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_mappings(
-    config: &Config,
-) -> anyhow::Result<(crate::mapping::Mappings, crate::mapping::Templates)> {
-    let mappings = crate::mapping::load(&config.mapping.rules_dir).with_context(|| {
-        format!(
-            "loading mappings from {}",
-            config.mapping.rules_dir.display()
-        )
-    })?;
-    let templates =
-        crate::mapping::load_templates(&config.mapping.templates_dir).with_context(|| {
-            format!(
-                "loading templates from {}",
-                config.mapping.templates_dir.display()
-            )
-        })?;
-    Ok((mappings, templates))
-}
-
 async fn ingest_file(config: Config, file: PathBuf, no_progress: bool) -> anyhow::Result<ExitCode> {
     let db = open_store(&config).await?;
-    let (mappings, templates) = load_mappings(&config)?;
+    let pipeline = pipeline::load(&config.mapping)?;
     let intake = crate::intake::Intake {
         db,
-        mappings: std::sync::Arc::new(mappings),
-        templates: std::sync::Arc::new(templates),
+        mappings: pipeline.mappings,
+        templates: pipeline.templates,
         wake: std::sync::Arc::new(tokio::sync::Notify::new()),
     };
-    let report = crate::jsonl::ingest_file(&intake, &file, !no_progress).await?;
+    let report = ingest::ingest_file(&intake, &file, !no_progress).await?;
     for (line, error) in &report.rejected {
         eprintln!("{}:{line}: skipped: {error}", file.display());
     }
@@ -297,7 +283,7 @@ async fn check(config: &Config, offline: bool) -> ExitCode {
     for line in describe(config) {
         println!("{line}");
     }
-    let report = crate::check::run(config, offline).await;
+    let report = check::run(config, offline).await;
     for line in &report.lines {
         println!("{line}");
     }
@@ -323,12 +309,9 @@ async fn fields(config: &Config, table: &str, string_only: bool) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-fn render(config: &Config, args: &crate::mapping::render::RenderArgs) -> anyhow::Result<ExitCode> {
-    let text = crate::mapping::render::run(
-        &config.mapping.rules_dir,
-        &config.mapping.templates_dir,
-        args,
-    )?;
+fn render(config: &Config, args: &render::RenderArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = pipeline::load(&config.mapping)?;
+    let text = render::run(&pipeline, args)?;
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }

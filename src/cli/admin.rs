@@ -7,10 +7,11 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 
+use crate::domain::FindingStatus;
 use crate::intake;
-use crate::mapping::{Mappings, Templates};
+use crate::pipeline::Pipeline;
 use crate::store::entity::outbox::Model as OutboxRow;
-use crate::store::outbox::OpKind;
+use crate::store::outbox::RowStatus;
 use crate::store::{findings, outbox};
 
 fn when(at: DateTime<Utc>) -> String {
@@ -31,7 +32,7 @@ fn one_line(text: &str, max: usize) -> String {
 /// `outbox list`: one line per row, newest first.
 pub async fn outbox_list(
     db: &impl ConnectionTrait,
-    state: Option<&str>,
+    state: Option<RowStatus>,
     limit: u64,
 ) -> Result<String, DbErr> {
     let rows = outbox::list(db, state, limit).await?;
@@ -91,15 +92,14 @@ fn describe_row(r: &OutboxRow) -> String {
 pub async fn outbox_retry(
     db: &impl ConnectionTrait,
     ids: &[i64],
-    mappings: &Mappings,
-    templates: &Templates,
+    pipeline: &Pipeline,
 ) -> Result<(String, bool), DbErr> {
     let mut out = String::new();
     let mut all = true;
     for &id in ids {
         let Some(row) = outbox::get(db, id)
             .await?
-            .filter(|r| r.status == outbox::status::DEAD)
+            .filter(|r| r.status == RowStatus::Dead)
         else {
             all = false;
             let _ = writeln!(
@@ -108,20 +108,21 @@ pub async fn outbox_retry(
             );
             continue;
         };
-        let op = OpKind::parse(&row.op);
-        let payload = match (findings::get(db, row.finding_id).await?, op) {
-            (Some(finding), Some(op)) => match intake::replan(&finding, op, mappings, templates) {
-                Ok(payload) => payload,
-                Err(e) => {
-                    all = false;
-                    let _ = writeln!(
-                        out,
-                        "outbox row {id}: not retried: the mapping still fails: {e}"
-                    );
-                    continue;
+        let payload = match findings::get(db, row.finding_id).await? {
+            Some(finding) => {
+                match intake::replan(&finding, row.op, &pipeline.mappings, &pipeline.templates) {
+                    Ok(payload) => payload,
+                    Err(e) => {
+                        all = false;
+                        let _ = writeln!(
+                            out,
+                            "outbox row {id}: not retried: the mapping still fails: {e}"
+                        );
+                        continue;
+                    }
                 }
-            },
-            _ => None,
+            }
+            None => None,
         };
         let rerendered = payload.is_some();
         if outbox::revive(db, id, payload, Utc::now()).await? {
@@ -159,7 +160,7 @@ pub async fn outbox_purge(
 /// `findings list`: one line per finding, newest first.
 pub async fn findings_list(
     db: &impl ConnectionTrait,
-    state: Option<&str>,
+    state: Option<FindingStatus>,
     limit: u64,
 ) -> Result<String, DbErr> {
     let rows = findings::list(db, state, limit).await?;

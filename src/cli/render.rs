@@ -2,13 +2,14 @@
 //! profile and the exact fields that would be sent. Never contacts ServiceNow.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::{Mappings, TicketPlan, load, load_templates, plan};
 use crate::domain::{Finding, SourceEvent};
 use crate::ingest::{self, InputFormat};
+use crate::mapping::{Mappings, PlanError, TicketPlan, plan};
+use crate::pipeline::Pipeline;
 
 /// Arguments of `snowsync render`.
 #[derive(Debug, Clone, clap::Args)]
@@ -17,31 +18,17 @@ pub struct RenderArgs {
     #[arg(long, value_name = "FILE")]
     pub finding: PathBuf,
     /// The source event to plan for
-    #[arg(long, value_enum, default_value_t = EventArg::Failing)]
-    pub event: EventArg,
+    #[arg(long, value_enum, default_value_t = SourceEvent::Failing)]
+    pub event: SourceEvent,
     /// The input format [default: recognised from the document]
     #[arg(long, value_enum)]
-    pub format: Option<FormatArg>,
+    pub format: Option<InputFormat>,
     /// How often the finding has failed (above 1, a failing event is an update)
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub occurrences: u64,
     /// Print one JSON object per finding instead of text
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum EventArg {
-    Failing,
-    Resolved,
-    Escalated,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FormatArg {
-    Generic,
-    Oort,
-    Approval,
 }
 
 /// Why `render` could not show a plan; every message names its file.
@@ -56,22 +43,12 @@ pub enum RenderError {
         source: ingest::IngestError,
     },
     #[error(transparent)]
-    Mapping(#[from] super::MappingError),
-    #[error(transparent)]
-    Template(#[from] super::TemplateError),
-    #[error("{0}")]
-    Templates(String),
-    #[error(transparent)]
-    Plan(#[from] super::PlanError),
+    Plan(#[from] PlanError),
 }
 
-/// Renders the plans for `args.finding` with the mappings and templates of the two
-/// directories; returns the text to print.
-pub fn run(
-    rules_dir: &Path,
-    templates_dir: &Path,
-    args: &RenderArgs,
-) -> Result<String, RenderError> {
+/// Renders the plans for `args.finding` with the pipeline's mappings and templates;
+/// returns the text to print.
+pub fn run(pipeline: &Pipeline, args: &RenderArgs) -> Result<String, RenderError> {
     let file = args.finding.display().to_string();
     let body = std::fs::read(&args.finding).map_err(|e| RenderError::Read {
         file: file.clone(),
@@ -79,44 +56,27 @@ pub fn run(
     })?;
     let findings = match args.format {
         None => ingest::detect_and_parse(&body),
-        Some(format) => ingest::parse(
-            match format {
-                FormatArg::Generic => InputFormat::Generic,
-                FormatArg::Oort => InputFormat::Oort,
-                FormatArg::Approval => InputFormat::Approval,
-            },
-            &body,
-        ),
+        Some(format) => ingest::parse(format, &body),
     }
     .map_err(|source| RenderError::Ingest {
         file: file.clone(),
         source,
     })?;
-    let mappings = load(rules_dir)?;
-    let templates = load_templates(templates_dir)?;
-    let missing = mappings.verify_templates(&templates);
-    if !missing.is_empty() {
-        let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
-        return Err(RenderError::Templates(lines.join("\n")));
-    }
-    let event = match args.event {
-        EventArg::Failing => SourceEvent::Failing,
-        EventArg::Resolved => SourceEvent::Resolved,
-        EventArg::Escalated => SourceEvent::Escalated,
-    };
+    let (mappings, templates) = (&*pipeline.mappings, &*pipeline.templates);
+    let event = args.event;
     let mut out = String::new();
     if findings.is_empty() {
         out.push_str("no findings in the input (an Oort event with no failing users)\n");
     }
     for (i, finding) in findings.iter().enumerate() {
-        let plan = plan(finding, event, args.occurrences, &mappings, &templates)?;
+        let plan = plan(finding, event, args.occurrences, mappings, templates)?;
         if args.json {
             out.push_str(&json_line(finding, &plan));
         } else {
             if i > 0 {
                 out.push('\n');
             }
-            out.push_str(&text(finding, &plan, &mappings));
+            out.push_str(&text(finding, &plan, mappings));
         }
     }
     Ok(out)
@@ -152,7 +112,7 @@ fn text(finding: &Finding, plan: &TicketPlan, mappings: &Mappings) -> String {
         .unwrap_or("");
     let profile_origin = mappings
         .profile(&plan.profile)
-        .map(super::Profile::origin)
+        .map(crate::mapping::Profile::origin)
         .unwrap_or_default();
     let _ = writeln!(out, "finding:        {}", finding.key());
     let _ = writeln!(out, "rule:           {} ({rule_origin})", plan.rule);

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::service;
 use crate::servicenow::Client;
 use crate::sim::{self, SimConfig};
+use crate::store::outbox::RowStatus;
 use crate::store::{findings, outbox};
 
 const KARSCH: &str = include_str!("karsch_ip_threat.json");
@@ -29,43 +30,15 @@ pub async fn run() -> anyhow::Result<()> {
     result
 }
 
-/// Settings for a local run: the emulator's default accounts, an SQLite file in `dir`.
-pub(crate) fn config(
-    sim: &sim::SimHandle,
-    dir: &std::path::Path,
-    api_key: &str,
-) -> anyhow::Result<Config> {
-    let text = format!(
-        r#"
-[servicenow]
-instance_url = "{url}"
-auth = "oauth_password"
-client_id = "snowsync"
-client_secret = "snowsync-secret"
-username = "snowsync.integration"
-password = "snowsync"
-[database]
-url = "sqlite://{db}?mode=rwc"
-[http]
-listen = "127.0.0.1:0"
-api_keys = ["{api_key}"]
-[outbox]
-workers = 4
-idle_poll = "100ms"
-initial = "200ms"
-max = "5s"
-[poller]
-enabled = false
-"#,
-        url = sim.base_url(),
-        db = dir.join("snowsync.db").display(),
-    );
-    Ok(Config::from_toml("demo settings", &text, Vec::new())?)
+/// Settings for a local run: the emulator's accounts, an SQLite file in `dir`.
+pub(crate) fn config(sim: &sim::SimHandle, dir: &std::path::Path, api_key: &str) -> Config {
+    let database = format!("sqlite://{}?mode=rwc", dir.join("snowsync.db").display());
+    Config::for_emulator(sim, &database, api_key)
 }
 
 async fn demo(sim: &sim::SimHandle, dir: &std::path::Path) -> anyhow::Result<()> {
     let api_key = format!("demo-{}", uuid::Uuid::new_v4().simple());
-    let config = config(sim, dir, &api_key)?;
+    let config = config(sim, dir, &api_key);
     println!("ServiceNow emulator: {}", sim.base_url());
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
@@ -124,7 +97,7 @@ pub(crate) async fn wait_for_outbox(
         let owed = outbox::owed(db).await?;
         if owed == 0 {
             let counts = outbox::counts(db).await?;
-            if let Some((_, dead)) = counts.iter().find(|(s, _)| s == outbox::status::DEAD) {
+            if let Some((_, dead)) = counts.iter().find(|(s, _)| *s == RowStatus::Dead) {
                 println!(
                     "warning: {dead} outbox row(s) are dead; see `snowsync outbox list --state dead`"
                 );

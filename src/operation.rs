@@ -1,0 +1,64 @@
+//! The operations the outbox carries and their stored payloads: what intake writes and
+//! delivery sends, defined here so that neither reaches into the other.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::domain::{ReferenceKind, spelled};
+
+spelled! {
+    /// An outbox row's operation, as stored in `outbox.op`.
+    #[derive(sea_orm::DeriveValueType)]
+    #[sea_orm(value_type = "String")]
+    pub enum OpKind("operation") {
+        CreateTicket = "create_ticket",
+        UpdateTicket = "update_ticket",
+        CloseTicket = "close_ticket",
+        EscalateTicket = "escalate_ticket",
+        ReopenTicket = "reopen_ticket",
+        ApplyTags = "apply_tags",
+        NotifySource = "notify_source",
+    }
+}
+
+impl OpKind {
+    /// Whether a dead row of this kind holds back the finding's later rows.
+    /// Tags and notifications are side effects: the ticket must not wait on them.
+    pub fn blocks_successors_when_dead(self) -> bool {
+        !matches!(self, Self::ApplyTags | Self::NotifySource)
+    }
+}
+
+/// A reference field given by name, resolved to a sys_id just before sending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedReference {
+    pub kind: ReferenceKind,
+    pub name: String,
+    /// Sent only when the name resolves: a finding's subject (the caller) need not be a
+    /// ServiceNow user, and the ticket must not wait on that.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+/// The payload of a ticket operation as stored in `outbox.payload`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TicketPayload {
+    pub table: String,
+    #[serde(default)]
+    pub correlation_id: String,
+    #[serde(default)]
+    pub fields: Map<String, Value>,
+    #[serde(default)]
+    pub references: BTreeMap<String, NamedReference>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// The payload of a `notify_source` row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotifyPayload {
+    pub source: String,
+    pub body: Value,
+}
