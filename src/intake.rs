@@ -104,7 +104,15 @@ impl Intake {
                     let occurrences = existing.as_ref().map_or(1, |f| {
                         f.occurrences + i64::from(event == SourceEvent::Failing)
                     });
-                    self.plan(finding, event, occurrences, existing.is_none())?
+                    match self.plan(finding, event, occurrences, existing.is_none()) {
+                        Ok(planned) => planned,
+                        Err(err) => {
+                            if let Some(found) = existing {
+                                self.audit_refusal(found, event, actor, &err).await?;
+                            }
+                            return Err(err.into());
+                        }
+                    }
                 }
             };
             match findings::record(&self.db, &record, event, actor, &planned, planned_for).await {
@@ -124,6 +132,29 @@ impl Intake {
                 Err(RecordError::Db(e)) => return Err(IntakeError::Db(e)),
             }
         }
+    }
+
+    /// Keeps, in the finding's audit trail, an event its mapping could not plan: the
+    /// finding stays as it was, and the trail says why, with the structured error.
+    async fn audit_refusal(
+        &self,
+        found: &FindingRow,
+        event: SourceEvent,
+        actor: &str,
+        err: &PlanError,
+    ) -> Result<(), sea_orm::DbErr> {
+        let detail = serde_json::json!({ "plan_error": err }).to_string();
+        findings::audit_row(
+            &self.db,
+            found.id,
+            event.as_str(),
+            Some(found.status.as_str()),
+            found.status.as_str(),
+            actor,
+            Some(detail),
+            chrono::Utc::now(),
+        )
+        .await
     }
 
     fn plan(

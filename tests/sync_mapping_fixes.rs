@@ -5,6 +5,8 @@ mod support;
 
 use std::path::Path;
 
+use snowsync::domain::{FindingStatus, SourceEvent};
+use snowsync::mapping::PlanErrorKind;
 use snowsync::sim::SimConfig;
 use snowsync::store::outbox;
 use support::harness::{Harness, finding};
@@ -236,6 +238,77 @@ on_both_engines!(
                 .expect("list")
                 .is_empty(),
             "nothing written"
+        );
+    }
+);
+
+on_both_engines!(
+    an_event_its_mapping_cannot_plan_is_refused_with_the_template_and_kept_in_the_audit_trail,
+    |test_db| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        mappings(dir.path(), PLAIN);
+        let h = Harness::with(test_db.engine, SimConfig::default(), dir.path(), "basic").await;
+        let recorded = h
+            .failing(&finding("inactive-users", "ana.souza@simubiz.com"))
+            .await;
+
+        let templates = tempfile::tempdir().expect("temp dir");
+        for entry in std::fs::read_dir(&h.config.mapping.templates_dir).expect("templates") {
+            let path = entry.expect("entry").path();
+            std::fs::copy(
+                &path,
+                templates.path().join(path.file_name().expect("name")),
+            )
+            .expect("copy");
+        }
+        std::fs::write(
+            templates.path().join("close_notes.hbs"),
+            "Closed: {{no_such_variable}}\n",
+        )
+        .expect("break the close notes");
+        let mut mapping = h.config.mapping.clone();
+        mapping.templates_dir = templates.path().to_path_buf();
+        let pipeline = snowsync::pipeline::load(&mapping).expect("pipeline");
+        let intake = snowsync::intake::Intake {
+            db: h.db.clone(),
+            mappings: pipeline.mappings,
+            templates: pipeline.templates,
+            wake: std::sync::Arc::new(tokio::sync::Notify::new()),
+        };
+
+        let err = intake
+            .event_for_id(recorded.finding_id, SourceEvent::Resolved, "test")
+            .await
+            .expect_err("the close notes do not render");
+        let snowsync::intake::IntakeError::Plan(plan) = err else {
+            panic!("a planning error, got {err}");
+        };
+        assert_eq!(plan.kind, PlanErrorKind::TemplateFailed);
+        assert!(plan.origin.contains("close_notes.hbs"), "{}", plan.origin);
+
+        let stored = snowsync::store::findings::get(&h.db, recorded.finding_id)
+            .await
+            .expect("read")
+            .expect("finding");
+        assert_eq!(
+            stored.status,
+            FindingStatus::Open,
+            "the finding stays as it was"
+        );
+        let trail = snowsync::store::findings::audit_trail(&h.db, recorded.finding_id)
+            .await
+            .expect("trail");
+        let refusal = trail.last().expect("an audit row");
+        assert_eq!(refusal.event, "resolved");
+        assert_eq!(refusal.to_status, "open");
+        let detail: serde_json::Value =
+            serde_json::from_str(refusal.detail.as_deref().expect("detail")).expect("json");
+        assert_eq!(detail["plan_error"]["kind"], "template_failed");
+        assert!(
+            detail["plan_error"]["origin"]
+                .as_str()
+                .is_some_and(|o| o.contains("close_notes.hbs")),
+            "{detail}"
         );
     }
 );
