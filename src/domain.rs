@@ -229,6 +229,10 @@ impl FindingStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FindingKey(String);
 
+/// What every `correlation_id` snowsync writes starts with: how our tickets are told apart
+/// from everyone else's on the instance.
+pub const CORRELATION_PREFIX: &str = "snowsync:";
+
 const KEY_COMPONENT: &AsciiSet = &CONTROLS.add(b'%').add(b'/');
 
 impl FindingKey {
@@ -250,7 +254,7 @@ impl FindingKey {
         let digest = Sha256::digest(self.0.as_bytes());
         let mut hex = hex::encode(digest);
         hex.truncate(32);
-        format!("snowsync:{hex}")
+        format!("{CORRELATION_PREFIX}{hex}")
     }
 }
 

@@ -69,7 +69,7 @@ async fn the_recorded_92_field_incident_is_read_and_paging_never_follows_prev() 
         None,
         "an empty reference is \"\""
     );
-    assert!(first.updated_at().is_some());
+    assert!(first.updated_on().is_some());
 
     let offsets: Vec<i64> = server
         .seen()
@@ -88,6 +88,35 @@ async fn the_recorded_92_field_incident_is_read_and_paging_never_follows_prev() 
         );
         assert_eq!(s.query["sysparm_limit"], "1");
     }
+}
+
+#[tokio::test]
+async fn a_recorded_query_result_reads_its_sys_updated_on_as_utc() {
+    let rec = recorded("swimlane_get_incident_list_200.json");
+    let body = rec.body.to_string();
+    // The recorded body alone: one page, as a poll that found one change gets it.
+    let server = Server::start(move |_| respond(200, &[], body.clone())).await;
+    let client = Client::new(&config(&server.base, AuthMode::Basic)).unwrap();
+    let since = snowsync::servicenow::parse_datetime("2016-12-14 00:00:00");
+
+    let changed = client
+        .changed_since("incident", since, &["sys_updated_on", "sys_updated_by"])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        changed[0].updated_on().unwrap().to_rfc3339(),
+        "2016-12-14T02:46:44+00:00"
+    );
+    assert_eq!(changed[0].sys_updated_by(), Some("employee"));
+    let sent = &server.seen()[0];
+    assert_eq!(sent.query["sysparm_display_value"], "false");
+    assert_eq!(
+        sent.query["sysparm_query"],
+        "correlation_idSTARTSWITHsnowsync:^sys_updated_on>=2016-12-14 00:00:00\
+         ^ORDERBYsys_updated_on^ORDERBYsys_id"
+    );
+    assert_eq!(server.seen().len(), 1);
 }
 
 #[tokio::test]
@@ -114,7 +143,7 @@ async fn the_recorded_incident_create_201_is_read() {
         Some("6816f79cc0a8016401c5a33be04be441")
     );
     assert_eq!(
-        created.updated_at().unwrap().to_rfc3339(),
+        created.updated_on().unwrap().to_rfc3339(),
         "2023-08-07T10:59:39+00:00"
     );
     let seen = &server.seen()[0];

@@ -12,10 +12,12 @@
 //! - `flow`: the concurrency and pace limits and the shared 429 pause
 //! - `wire`: records, envelopes, `Link` headers; `error`: the error type and its classification
 //! - `table`, `batch`, `reference`, `discovery`, `tags`: the operations
+//! - `changes`: reverse sync's reads, our records changed since a watermark
 //! - `report`: the online lines of `snowsync check` and the `snowsync fields` listing
 
 mod auth;
 mod batch;
+mod changes;
 mod discovery;
 mod error;
 mod flow;
@@ -33,6 +35,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 pub use batch::{BatchRequest, BatchResponse};
+pub use changes::{APPROVALS_TABLE, CHANGES_PAGE_SIZE, ChangeScope};
 pub use discovery::{Choice, FieldInfo};
 pub use error::{Disposition, ServiceNowError};
 pub use reference::{ReferenceError, ReferenceKind};
@@ -221,6 +224,9 @@ mod tests {
         send(c.get("incident", "a", &[]));
         send(c.query("incident", "", &[], 10));
         send(c.find_by_correlation_id("incident", "x", &[]));
+        send(c.changed_since("incident", None, &[]));
+        send(c.approvals_changed_since(None, &[]));
+        send(c.journal_entries("sysapproval_approver", &[], super::Journal::Comments));
         send(c.resolve_reference(super::ReferenceKind::Group, "x"));
         send(c.add_tag("incident", "a", "x"));
         send(c.fields("incident"));

@@ -60,6 +60,10 @@ pub(crate) fn fields_param(fields: &[&str]) -> Result<(&'static str, String), Se
 /// [`Record::reference`] reads either way.
 pub(crate) const NO_LINKS: (&str, &str) = ("sysparm_exclude_reference_link", "true");
 
+/// Actual values, said explicitly: they are what [`Record`] reads, and only they keep
+/// date-times in UTC (display values are in the integration user's time zone).
+pub(crate) const ACTUAL_VALUES: (&str, &str) = ("sysparm_display_value", "false");
+
 impl Client {
     /// Creates a record (`POST`, 201) and returns `return_fields` of it (plus `sys_id`).
     pub async fn create(
@@ -157,6 +161,19 @@ impl Client {
         fields: &[&str],
         page_size: u32,
     ) -> Result<Vec<Record>, ServiceNowError> {
+        self.paged(table, encoded_query, fields, page_size, "query")
+            .await
+    }
+
+    /// [`Client::query`] with `op` labelling the metrics of its requests.
+    pub(crate) async fn paged(
+        &self,
+        table: &str,
+        encoded_query: &str,
+        fields: &[&str],
+        page_size: u32,
+        op: &'static str,
+    ) -> Result<Vec<Record>, ServiceNowError> {
         let limit = page_size.clamp(1, MAX_PAGE);
         let query = if encoded_query.contains("ORDERBY") {
             encoded_query.to_owned()
@@ -169,7 +186,7 @@ impl Client {
         let mut offset = 0u64;
         loop {
             let page = self
-                .query_page(table, &query, fields, limit, offset, "query")
+                .query_page(table, &query, fields, limit, offset, op)
                 .await?;
             let got = page.rows.len() as u64;
             out.extend(page.rows);
@@ -216,6 +233,7 @@ impl Client {
                 ("sysparm_query", encoded_query.to_owned()),
                 fields_param(fields)?,
                 own(NO_LINKS),
+                own(ACTUAL_VALUES),
                 ("sysparm_limit", limit.to_string()),
                 ("sysparm_offset", offset.to_string()),
             ],

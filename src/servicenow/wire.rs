@@ -67,9 +67,15 @@ impl Record {
         self.str("sys_updated_on").filter(|s| !s.is_empty())
     }
 
-    /// `sys_updated_on` parsed as UTC (actual values are stored and returned in UTC).
-    pub fn updated_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+    /// `sys_updated_on` parsed as UTC. Only actual values (`sysparm_display_value=false`) are
+    /// UTC; display values are in the reading user's time zone and would parse hours off.
+    pub fn updated_on(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         parse_datetime(self.sys_updated_on()?)
+    }
+
+    /// The `user_name` of whoever made the last change, e.g. `help.desk` or `system`.
+    pub fn sys_updated_by(&self) -> Option<&str> {
+        self.str("sys_updated_by").filter(|s| !s.is_empty())
     }
 
     /// The fields as a JSON map.
@@ -234,9 +240,29 @@ pub(crate) fn check_field(field: &str) -> Result<(), String> {
     }
 }
 
-/// `field=value` for an encoded query. A value holding `^` (the condition separator), a line
-/// break or starting with `javascript:` would change the query's meaning, so it is refused.
-pub(crate) fn eq(field: &str, value: &str) -> Result<String, String> {
+/// The encoded-query operators the client writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Eq,
+    StartsWith,
+    /// `>=`; on date-times the instance compares UTC values.
+    AtLeast,
+}
+
+impl Op {
+    fn text(self) -> &'static str {
+        match self {
+            Self::Eq => "=",
+            Self::StartsWith => "STARTSWITH",
+            Self::AtLeast => ">=",
+        }
+    }
+}
+
+/// One condition of an encoded query. A value holding `^` (the condition separator), a line
+/// break or starting with `javascript:` would change the query's meaning, so it is refused:
+/// the document names no escape for `^`.
+pub(crate) fn condition(field: &str, op: Op, value: &str) -> Result<String, String> {
     check_field(field)?;
     if value.contains('^') || value.contains(['\n', '\r']) {
         return Err(format!(
@@ -252,7 +278,18 @@ pub(crate) fn eq(field: &str, value: &str) -> Result<String, String> {
             "value `{value}` for `{field}` starts with `javascript:`, which the instance would evaluate"
         ));
     }
-    Ok(format!("{field}={value}"))
+    Ok(format!("{field}{}{value}", op.text()))
+}
+
+/// `field=value` for an encoded query; see [`condition`].
+pub(crate) fn eq(field: &str, value: &str) -> Result<String, String> {
+    condition(field, Op::Eq, value)
+}
+
+/// `ORDERBYfield`.
+pub(crate) fn order_by(field: &str) -> Result<String, String> {
+    check_field(field)?;
+    Ok(format!("ORDERBY{field}"))
 }
 
 /// The `sysparm_fields` value: the requested fields plus `sys_id`, without duplicates.
@@ -309,6 +346,12 @@ mod tests {
         assert!(eq("name", "line\nbreak").is_err());
         assert!(eq("caller_id", "javascript:gs.getUserID()").is_err());
         assert!(eq("na me", "x").is_err());
+        assert!(condition("correlation_id", Op::StartsWith, "snowsync:^NQactive=true").is_err());
+        assert_eq!(
+            condition("sys_updated_on", Op::AtLeast, "2023-08-07 10:59:39").unwrap(),
+            "sys_updated_on>=2023-08-07 10:59:39"
+        );
+        assert!(order_by("sys_id^ORDERBYnumber").is_err());
     }
 
     #[test]

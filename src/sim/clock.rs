@@ -8,16 +8,47 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike, U
 
 const MAX_OFFSET: i64 = 100 * 366 * 86_400;
 
-/// Wall-clock time plus an offset that only grows (`advance`).
-#[derive(Debug, Default)]
+/// `paused_at` when the clock runs with the wall clock.
+const RUNNING: i64 = i64::MIN;
+
+/// Wall-clock time (or the instant it was paused at) plus an offset that only grows
+/// (`advance`).
+#[derive(Debug)]
 pub(crate) struct Clock {
     offset_secs: AtomicI64,
+    /// UNIX seconds the wall clock stood at when paused, or `RUNNING`.
+    paused_at: AtomicI64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self {
+            offset_secs: AtomicI64::new(0),
+            paused_at: AtomicI64::new(RUNNING),
+        }
+    }
 }
 
 impl Clock {
     /// The emulated current time.
     pub(crate) fn now(&self) -> DateTime<Utc> {
-        Utc::now() + chrono::Duration::seconds(self.offset_secs.load(Ordering::Relaxed))
+        let base = match self.paused_at.load(Ordering::Relaxed) {
+            RUNNING => Utc::now(),
+            at => DateTime::from_timestamp(at, 0).unwrap_or_else(Utc::now),
+        };
+        base + chrono::Duration::seconds(self.offset_secs.load(Ordering::Relaxed))
+    }
+
+    /// Stops the clock at the current whole second: from then on only `advance` moves it, so a
+    /// test can put several writes in one second, or in seconds it chooses. Pausing twice
+    /// keeps the first instant.
+    pub(crate) fn pause(&self) {
+        let _ = self.paused_at.compare_exchange(
+            RUNNING,
+            Utc::now().timestamp(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
     /// The emulated current time in UNIX seconds.
@@ -166,6 +197,16 @@ mod tests {
             from_zone("2022-11-04 15:29:20", -7 * 3600),
             "2022-11-04 22:29:20"
         );
+    }
+
+    #[test]
+    fn a_paused_clock_moves_only_when_advanced() {
+        let clock = Clock::default();
+        clock.pause();
+        let at = clock.now();
+        assert_eq!(clock.now(), at);
+        clock.advance(Duration::from_secs(90));
+        assert_eq!(clock.now(), at + chrono::Duration::seconds(90));
     }
 
     #[test]

@@ -175,7 +175,11 @@ pub(crate) fn serve(
             return control::handle(&sim, &parts.method, rest, &body);
         }
         let (template, fault_path) = route.template_and_fault_path(&path);
-        sim.stats.request(parts.method.as_str(), &template);
+        let table = match &route {
+            Route::Table(t) => Some(t.table.as_str()),
+            _ => None,
+        };
+        sim.stats.request(parts.method.as_str(), &template, table);
         let after_commit =
             match sim
                 .faults

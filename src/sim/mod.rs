@@ -226,6 +226,17 @@ impl SimHandle {
         self.sim.clock.advance(by);
     }
 
+    /// Stops the emulated clock at the current whole second; from then on only
+    /// [`SimHandle::advance_clock`] moves it, so writes land in the seconds a test chooses.
+    pub async fn pause_clock(&self) {
+        self.sim.clock.pause();
+    }
+
+    /// The emulated current time (what `sys_updated_on` of a write made now would say).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.sim.clock.now()
+    }
+
     /// (user, password) of the integration account.
     pub fn integration_credentials(&self) -> (String, String) {
         let a = &self.sim.config.integration;

@@ -35,7 +35,12 @@ pub(crate) struct RenderOpts {
 #[derive(Debug)]
 enum Column {
     Own(usize),
-    Walk { key: String, path: Vec<usize> },
+    /// Field names, not indices: a reference to `task` lands on tables whose fields sit at
+    /// different places.
+    Walk {
+        key: String,
+        path: Vec<&'static str>,
+    },
 }
 
 /// Prints records of one table.
@@ -263,36 +268,42 @@ impl<'a> Renderer<'a> {
     fn walk_value<'r>(
         &'r self,
         values: &'r [String],
-        path: &[usize],
-    ) -> Option<(&'a TableDef, &'r [String])>
+        path: &[&str],
+    ) -> Option<(&'a TableDef, &'r [String], usize)>
     where
         'a: 'r,
     {
+        let (last, steps) = path.split_last()?;
         let mut def: &'a TableDef = self.def;
         let mut row: &'r [String] = values;
-        for &i in &path[..path.len().saturating_sub(1)] {
+        for name in steps {
+            let i = def.idx(name)?;
             let target = def.fields[i].kind.reference_table()?;
             let targets = self.db.schema.reference_targets(target);
             let (t, next) = self.db.get_any(&targets, &row[i])?;
             def = self.db.schema.table(t)?;
             row = next;
         }
-        Some((def, row))
+        Some((def, row, def.idx(last)?))
     }
 }
 
-/// Resolves `a.b.c` to field positions, each step but the last a reference.
-fn walk(schema: &Schema, def: &TableDef, dotted: &str) -> Option<Vec<usize>> {
+/// Resolves `a.b.c` to field names, each step but the last a reference; at each step, the
+/// first table the reference can land on that has the next field.
+fn walk(schema: &Schema, def: &TableDef, dotted: &str) -> Option<Vec<&'static str>> {
     let mut path = Vec::new();
     let mut current = def;
     let parts: Vec<&str> = dotted.split('.').collect();
     for (n, part) in parts.iter().enumerate() {
         let i = current.idx(part)?;
-        path.push(i);
-        if n + 1 < parts.len() {
+        path.push(current.fields[i].name);
+        if let Some(next) = parts.get(n + 1) {
             let target = current.fields[i].kind.reference_table()?;
-            let first = *schema.reference_targets(target).first()?;
-            current = schema.table(first)?;
+            current = schema
+                .reference_targets(target)
+                .into_iter()
+                .filter_map(|t| schema.table(t))
+                .find(|d| d.idx(next).is_some())?;
         }
     }
     (parts.len() > 1).then_some(path)
@@ -368,11 +379,7 @@ impl Serialize for RecordView<'_, '_> {
                     m.serialize_entry(r.def.fields[*i].name, &r.field(r.def, self.values, *i))?
                 }
                 Column::Walk { key, path } => match r.walk_value(self.values, path) {
-                    Some((def, row)) => {
-                        // Invariant: `walk` only builds non-empty paths.
-                        let last = *path.last().unwrap_or(&0);
-                        m.serialize_entry(key, &r.field(def, row, last))?
-                    }
+                    Some((def, row, last)) => m.serialize_entry(key, &r.field(def, row, last))?,
                     None => m.serialize_entry(key, "")?,
                 },
             }

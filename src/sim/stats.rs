@@ -1,5 +1,6 @@
 //! Observability for tests and benchmarks: request counts per method and path template,
-//! answers per status, injected faults, and per table the record count and duplicate audit.
+//! answers per status, injected faults, and per table the requests, the record count and the
+//! duplicate audit.
 //! Counts only; it never changes how a request is served.
 
 use std::collections::{BTreeMap, HashMap};
@@ -44,11 +45,25 @@ impl SimStats {
     pub fn records(&self, table: &str) -> u64 {
         self.tables.get(table).map(|t| t.records).unwrap_or(0)
     }
+
+    /// Table API requests to `table` with `method`, whatever the path version, to the table or
+    /// to one of its records, Batch API items included.
+    pub fn table_requests(&self, table: &str, method: &str) -> u64 {
+        self.tables
+            .get(table)
+            .and_then(|t| t.requests.get(method))
+            .copied()
+            .unwrap_or(0)
+    }
 }
 
 /// One table's counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableStats {
+    /// Table API requests by method (`GET`, `POST`, ...), every path form and Batch API items
+    /// included.
+    #[serde(default)]
+    pub requests: BTreeMap<String, u64>,
     pub records: u64,
     /// Records sharing a non-empty correlation_id with another record: the duplicate audit.
     pub duplicate_correlation_records: u64,
@@ -59,6 +74,8 @@ pub struct TableStats {
 #[derive(Default)]
 struct Inner {
     requests: HashMap<String, u64>,
+    /// By (table, method).
+    table_requests: HashMap<(String, String), u64>,
     total: u64,
     responses: HashMap<u16, u64>,
     faults: HashMap<String, u64>,
@@ -75,11 +92,17 @@ impl Counters {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn request(&self, method: &str, template: &str) {
+    /// Counts one request; `table` when it is a Table API request.
+    pub(crate) fn request(&self, method: &str, template: &str, table: Option<&str>) {
         let mut s = self.lock();
         s.total += 1;
         let key = format!("{method} {template}");
         *s.requests.entry(key).or_insert(0) += 1;
+        if let Some(table) = table {
+            *s.table_requests
+                .entry((table.to_owned(), method.to_owned()))
+                .or_insert(0) += 1;
+        }
     }
 
     pub(crate) fn response(&self, status: u16) {
@@ -93,7 +116,7 @@ impl Counters {
 
 /// The current counts.
 pub(crate) fn snapshot(sim: &Sim) -> SimStats {
-    let tables = {
+    let mut tables: BTreeMap<String, TableStats> = {
         let db = sim.read_db();
         db.schema
             .tables()
@@ -105,6 +128,7 @@ pub(crate) fn snapshot(sim: &Sim) -> SimStats {
                 (
                     t.name.to_owned(),
                     TableStats {
+                        requests: BTreeMap::new(),
                         records,
                         duplicate_correlation_records: dup_records,
                         duplicate_correlation_ids: dup_ids,
@@ -114,6 +138,12 @@ pub(crate) fn snapshot(sim: &Sim) -> SimStats {
             .collect()
     };
     let s = sim.stats.lock();
+    for ((table, method), n) in &s.table_requests {
+        // Requests to tables the instance does not have are counted by template only.
+        if let Some(t) = tables.get_mut(table) {
+            t.requests.insert(method.clone(), *n);
+        }
+    }
     SimStats {
         requests: s.requests.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         requests_total: s.total,

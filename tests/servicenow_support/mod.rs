@@ -181,6 +181,28 @@ pub fn sim_config(sim: &snowsync::sim::SimHandle, auth: AuthMode) -> ServiceNowC
     }
 }
 
+/// A client signed in with basic auth as the emulator's seeded help-desk user (`help.desk`,
+/// password `help.desk`, unless the emulator was started with others). Its writes go through
+/// the Table API like a person's: `sys_updated_by` is `help.desk`, the business rules run, and
+/// approving an approval rolls up into the request.
+pub fn help_desk(sim: &snowsync::sim::SimHandle) -> snowsync::servicenow::Client {
+    let (user, password) = sim.help_desk_credentials();
+    let config = ServiceNowConfig {
+        username: Some(user),
+        password: Some(SecretString::from(password)),
+        ..config(&sim.base_url(), AuthMode::Basic)
+    };
+    snowsync::servicenow::Client::new(&config).expect("a help-desk client")
+}
+
+/// A JSON field map from pairs, for creates and patches.
+pub fn fields(pairs: &[(&str, &str)]) -> serde_json::Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+        .collect()
+}
+
 /// Token requests the emulator has received.
 pub async fn token_requests(sim: &snowsync::sim::SimHandle) -> u64 {
     sim.stats().await.requests_to("POST", "/oauth_token.do")

@@ -92,3 +92,26 @@ async fn a_request_posted_as_approved_gets_no_approval_record() {
     );
     assert_eq!(req["approval"], "approved");
 }
+
+#[tokio::test]
+async fn an_approval_dot_walks_into_its_request_in_queries_and_fields() {
+    let sim = TestSim::start().await;
+    let req = sim
+        .create(
+            "sc_request",
+            json!({"short_description": "Approve app X", "correlation_id": "snowsync:app-x"}),
+        )
+        .await;
+    sim.create("sc_request", json!({"short_description": "Someone else's"}))
+        .await;
+    let rows = sim
+        .list(
+            "sysapproval_approver",
+            "sysparm_query=sysapproval.correlation_idSTARTSWITHsnowsync%3A\
+             &sysparm_fields=sysapproval.number,sysapproval.request_state",
+        )
+        .await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["sysapproval.number"], req["number"]);
+    assert_eq!(rows[0]["sysapproval.request_state"], "requested");
+}

@@ -32,6 +32,22 @@ async fn requests_are_counted_per_method_and_path_template() {
 }
 
 #[tokio::test]
+async fn requests_are_counted_per_table_and_method_whatever_the_path_form() {
+    let sim = TestSim::start().await;
+    let rec = sim.create("incident", json!({})).await;
+    let id = rec["sys_id"].as_str().unwrap();
+    sim.get(&format!("api/now/v2/table/incident/{id}")).await;
+    sim.get("api/now/table/incident?sysparm_limit=1").await;
+    sim.get("api/now/v1/table/sc_request").await;
+    let stats = sim.handle.stats().await;
+    assert_eq!(stats.table_requests("incident", "GET"), 2);
+    assert_eq!(stats.table_requests("incident", "POST"), 1);
+    assert_eq!(stats.table_requests("sc_request", "GET"), 1);
+    assert_eq!(stats.table_requests("sc_request", "POST"), 0);
+    assert_eq!(stats.tables["incident"].requests["GET"], 2);
+}
+
+#[tokio::test]
 async fn the_duplicate_audit_counts_records_sharing_a_correlation_id() {
     let sim = TestSim::start().await;
     for correlation in [

@@ -22,18 +22,19 @@ pub(super) fn value_of(t: &Target, db: &Db, def: &TableDef, values: &[String]) -
     }
 }
 
-fn walk(db: &Db, def: &TableDef, values: &[String], path: &[usize]) -> Option<String> {
+fn walk(db: &Db, def: &TableDef, values: &[String], path: &[&str]) -> Option<String> {
     let (last, steps) = path.split_last()?;
     let mut def = def;
     let mut row: &[String] = values;
-    for &i in steps {
+    for name in steps {
+        let i = def.idx(name)?;
         let t = def.fields[i].kind.reference_table()?;
         let targets = db.schema.reference_targets(t);
-        let (name, next) = db.get_any(&targets, &row[i])?;
-        def = db.schema.table(name)?;
+        let (table, next) = db.get_any(&targets, &row[i])?;
+        def = db.schema.table(table)?;
         row = next;
     }
-    Some(row[*last].clone())
+    Some(row[def.idx(last)?].clone())
 }
 
 impl Cond {

@@ -36,7 +36,9 @@ pub(crate) struct Query {
 #[derive(Debug)]
 enum Target {
     Own(usize, Kind),
-    Walk(Vec<usize>, Kind),
+    /// Field names, not indices: a reference to `task` lands on incidents and requests alike,
+    /// whose fields sit at different places.
+    Walk(Vec<&'static str>, Kind),
     /// `sys_tags.<label>`: the sys_ids of records carrying the label.
     Tagged(HashSet<String>),
 }
@@ -209,15 +211,19 @@ fn target(field: &str, ctx: &QueryCtx<'_>) -> Option<Target> {
     let parts: Vec<&str> = field.split('.').collect();
     for (n, part) in parts.iter().enumerate() {
         let i = def.idx(part)?;
-        path.push(i);
-        if n + 1 == parts.len() {
+        path.push(def.fields[i].name);
+        let Some(next) = parts.get(n + 1) else {
             return (n > 0).then(|| Target::Walk(path, def.fields[i].kind));
-        }
+        };
         let t = def.fields[i].kind.reference_table()?;
+        // Of the tables the reference can land on, the first that has the next field.
         def = ctx
             .db
             .schema
-            .table(ctx.db.schema.reference_targets(t).first()?)?;
+            .reference_targets(t)
+            .into_iter()
+            .filter_map(|name| ctx.db.schema.table(name))
+            .find(|d| d.idx(next).is_some())?;
     }
     None
 }
