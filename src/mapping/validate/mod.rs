@@ -1,357 +1,75 @@
 //! Turns a `[profile.NAME]` as written into a [`Profile`], applying the per-table defaults
 //! and refusing what ServiceNow would refuse or silently ignore.
+//!
+//! One submodule per part of a profile; [`profile`] runs them in a fixed order, because when a
+//! profile has several problems the first one found is the one reported.
+
+mod escalation;
+mod fields;
+mod grouping;
+mod levels;
+mod references;
+mod states;
+mod templates;
 
 use std::collections::BTreeMap;
 
 use super::MappingError;
-use super::profile::{
-    Caller, CustomField, EscalationCondition, GroupBy, Profile, ProfileTemplates, StateCode, Table,
-};
+use super::profile::{Profile, StateCode, Table};
 use super::raw::RawProfile;
-use crate::domain::{Level, Severity, TicketState};
-use crate::template::InlineTemplate;
+use crate::domain::TicketState;
 
-/// The close code used when an incident profile names none (out-of-box since Tokyo).
-pub const DEFAULT_CLOSE_CODE: &str = "Solution provided";
-
-/// The default cap on subjects listed in one grouped ticket.
-pub const DEFAULT_GROUP_CAP: u32 = 50;
-
-/// Fields the profile fills from its own keys or templates; a custom mapping may not.
-const RESERVED: &[(&str, &str)] = &[
-    (
-        "short_description",
-        "the `templates.short_description` template",
-    ),
-    ("description", "the `templates.description` template"),
-    ("work_notes", "the `templates.work_note` template"),
-    ("close_notes", "the `templates.close_notes` template"),
-    (
-        "comments",
-        "nothing: snowsync writes work notes, not customer-visible comments",
-    ),
-    ("impact", "the `impact` key"),
-    ("urgency", "the `urgency` key"),
-    ("state", "the `state` keys"),
-    ("incident_state", "the `state` keys"),
-    ("close_code", "the `close_code` key"),
-    ("category", "the `category` key"),
-    ("subcategory", "the `subcategory` key"),
-    ("assignment_group", "the `assignment_group` key"),
-    ("business_service", "the `business_service` key"),
-    ("assigned_to", "the `assigned_to` key"),
-    ("caller_id", "the `caller` key"),
-    ("requested_for", "the `caller` key"),
-    ("correlation_id", "snowsync itself (one ticket per finding)"),
-];
+pub use grouping::DEFAULT_GROUP_CAP;
+pub use states::DEFAULT_CLOSE_CODE;
 
 const PRIORITY: &str = "priority is computed by ServiceNow from impact and urgency and is never sent; set `impact` and `urgency` (or `severity_map`) instead";
 
+/// Validates `[profile.NAME]` from `file`; `lines` holds the line of each of its keys.
 pub(super) fn profile(
     file: &str,
     name: &str,
     raw: RawProfile,
     lines: BTreeMap<String, usize>,
 ) -> Result<Profile, MappingError> {
-    let fail = |key: &str, message: String| {
-        let line = lines
-            .get(key)
-            .or_else(|| lines.get(key.split('.').next().unwrap_or(key)))
-            .or_else(|| lines.get(""));
-        let origin = match line {
-            Some(line) => format!("{file}:{line}"),
-            None => file.to_owned(),
-        };
-        MappingError::new(origin, format!("profile.{name}.{key}"), message)
+    let site = Site {
+        file,
+        name,
+        lines: &lines,
     };
     if raw.priority.is_some() {
-        return Err(fail("priority", PRIORITY.to_owned()));
+        return Err(site.fail("priority", PRIORITY.to_owned()));
     }
-    let table = Table::parse(&raw.table).ok_or_else(|| {
-        fail(
-            "table",
-            format!(
-                "unknown table `{}` (expected incident or sc_request)",
-                raw.table
-            ),
-        )
-    })?;
-    let level = |key: &str, value: &toml::Value| {
-        scalar(value)
-            .as_deref()
-            .and_then(Level::parse)
-            .ok_or_else(|| {
-                fail(
-                    key,
-                    format!(
-                        "`{value}` is not an impact/urgency (expected high, medium, low or 1, 2, 3)"
-                    ),
-                )
-            })
-    };
-    let impact = raw
-        .impact
-        .as_ref()
-        .map(|v| level("impact", v))
-        .transpose()?;
-    let urgency = raw
-        .urgency
-        .as_ref()
-        .map(|v| level("urgency", v))
-        .transpose()?;
-    let mut severity_map = BTreeMap::new();
-    for (text, levels) in &raw.severity_map {
-        let key = format!("severity_map.{text}");
-        let severity = Severity::parse(text).ok_or_else(|| {
-            fail(
-                &key,
-                format!("unknown severity `{text}` (expected info, low, medium, high or critical)"),
-            )
-        })?;
-        let pair = (
-            level(&format!("{key}.impact"), &levels.impact)?,
-            level(&format!("{key}.urgency"), &levels.urgency)?,
-        );
-        severity_map.insert(severity, pair);
-    }
-    let text = |key: &str, value: Option<String>| match value {
-        Some(v) if v.trim().is_empty() => Err(fail(
-            key,
-            "must not be empty (leave the key out instead)".to_owned(),
-        )),
-        other => Ok(other),
-    };
-    let caller = match (raw.caller.as_deref(), text("caller_user", raw.caller_user)?) {
-        (None | Some("subject"), None) => Caller::Subject,
-        (Some("none"), None) => Caller::None,
-        (Some("fixed"), Some(user)) => Caller::Fixed(user),
-        (Some("fixed"), None) => {
-            return Err(fail(
-                "caller",
-                "`caller = \"fixed\"` needs `caller_user` (a user name or email)".to_owned(),
-            ));
-        }
-        (_, Some(_)) => {
-            return Err(fail(
-                "caller_user",
-                "only used with `caller = \"fixed\"`".to_owned(),
-            ));
-        }
-        (Some(other), None) => {
-            return Err(fail(
-                "caller",
-                format!("unknown caller `{other}` (expected subject, fixed or none)"),
-            ));
-        }
-    };
-    let state = |key: &str, value: &toml::Value| state_code(table, value).map_err(|m| fail(key, m));
-    let named = |incident: TicketState, request: TicketState| {
-        StateCode::named(match table {
-            Table::Incident => incident,
-            Table::ScRequest => request,
-        })
-    };
-    let auto_close_state = match &raw.auto_close_state {
-        Some(v) => state("auto_close_state", v)?,
-        None => named(TicketState::Resolved, TicketState::ClosedComplete),
-    };
-    let close_code = match (table, text("close_code", raw.close_code)?) {
-        (Table::ScRequest, Some(_)) => {
-            return Err(fail(
-                "close_code",
-                "requests have no close code; leave it out of sc_request profiles".to_owned(),
-            ));
-        }
-        (Table::ScRequest, None) => None,
-        (Table::Incident, Some(code)) => Some(code),
-        // ServiceNow's data policy requires a close code on resolved and closed incidents.
-        (Table::Incident, None) if matches!(auto_close_state.code, 6 | 7) => {
-            Some(DEFAULT_CLOSE_CODE.to_owned())
-        }
-        (Table::Incident, None) => None,
-    };
-    let closed_states = match &raw.closed_states {
-        Some(values) if values.is_empty() => {
-            return Err(fail(
-                "closed_states",
-                "must list at least one state".to_owned(),
-            ));
-        }
-        Some(values) => values
-            .iter()
-            .map(|v| state("closed_states", v))
-            .collect::<Result<Vec<_>, _>>()?,
-        None => match table {
-            Table::Incident => vec![
-                StateCode::named(TicketState::Resolved),
-                StateCode::named(TicketState::Closed),
-                StateCode::named(TicketState::Canceled),
-            ],
-            Table::ScRequest => vec![
-                StateCode::named(TicketState::ClosedComplete),
-                StateCode::named(TicketState::ClosedIncomplete),
-                StateCode::named(TicketState::ClosedSkipped),
-            ],
-        },
-    };
-    let escalate_when = match raw.escalate_when {
-        None => None,
-        Some(cond) => {
-            field_name(&cond.field).map_err(|m| fail("escalate_when.field", m))?;
-            if cond.equals.is_empty() {
-                return Err(fail(
-                    "escalate_when.equals",
-                    "must list at least one value".to_owned(),
-                ));
-            }
-            let equals = cond
-                .equals
-                .iter()
-                .map(|v| {
-                    if cond.field == "state" {
-                        state("escalate_when.equals", v).map(StateCode::value)
-                    } else {
-                        scalar(v).ok_or_else(|| {
-                            fail("escalate_when.equals", format!("`{v}` is not a value"))
-                        })
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Some(EscalationCondition {
-                field: cond.field,
-                equals,
-            })
-        }
-    };
-    let mut tags: Vec<String> = Vec::new();
-    for tag in raw.tags {
-        if tag.trim().is_empty() {
-            return Err(fail("tags", "a tag must not be empty".to_owned()));
-        }
-        if !tags.contains(&tag) {
-            tags.push(tag);
-        }
-    }
-    let reopen_within = raw
-        .reopen_within
-        .as_deref()
-        .map(|t| {
-            humantime::parse_duration(t).map_err(|e| {
-                fail(
-                    "reopen_within",
-                    format!("`{t}` is not a duration such as \"7d\" ({e})"),
-                )
-            })
-        })
-        .transpose()?;
-    let group_by = match (raw.group_by.as_deref(), raw.group_cap) {
-        (None | Some("subject"), None) => GroupBy::Subject,
-        (None | Some("subject"), Some(_)) => {
-            return Err(fail(
-                "group_cap",
-                "only used with `group_by = \"check\"`".to_owned(),
-            ));
-        }
-        (Some("check"), cap) => GroupBy::Check {
-            cap: match cap {
-                None => DEFAULT_GROUP_CAP,
-                Some(c) => u32::try_from(c).ok().filter(|c| *c > 0).ok_or_else(|| {
-                    fail("group_cap", format!("must be a positive number, not {c}"))
-                })?,
-            },
-        },
-        (Some(other), _) => {
-            return Err(fail(
-                "group_by",
-                format!("unknown grouping `{other}` (expected subject or check)"),
-            ));
-        }
-    };
-    let mut templates = ProfileTemplates::defaults(table);
-    for (key, value, slot) in [
-        (
-            "templates.short_description",
-            raw.templates.short_description,
-            &mut templates.short_description,
-        ),
-        (
-            "templates.description",
-            raw.templates.description,
-            &mut templates.description,
-        ),
-        (
-            "templates.work_note",
-            raw.templates.work_note,
-            &mut templates.work_note,
-        ),
-        (
-            "templates.close_notes",
-            raw.templates.close_notes,
-            &mut templates.close_notes,
-        ),
-    ] {
-        if let Some(value) = value {
-            let stem = value.strip_suffix(".hbs").unwrap_or(&value);
-            if stem.is_empty() || stem.contains(['/', '\\']) {
-                return Err(fail(
-                    key,
-                    format!("`{value}` is not a template name such as \"description\""),
-                ));
-            }
-            *slot = stem.to_owned();
-        }
-    }
-    let mut fields = Vec::new();
-    for (field, source) in raw.fields {
-        let key = format!("fields.{field}");
-        if field == "priority" {
-            return Err(fail(&key, PRIORITY.to_owned()));
-        }
-        field_name(&field).map_err(|m| fail(&key, m))?;
-        if let Some((_, by)) = RESERVED.iter().find(|(f, _)| *f == field) {
-            return Err(fail(
-                &key,
-                format!("`{field}` is set by {by}, not by a custom mapping"),
-            ));
-        }
-        if field.starts_with("sys_") {
-            return Err(fail(
-                &key,
-                format!("`{field}` is a system field ServiceNow maintains"),
-            ));
-        }
-        let template = InlineTemplate::compile(&source)
-            .map_err(|m| fail(&key, format!("template does not compile: {m}")))?;
-        fields.push(CustomField {
-            name: field,
-            template,
-        });
-    }
+    let table = levels::table(&site, &raw.table)?;
+    let levels = levels::levels(&site, &raw)?;
+    let caller = references::caller(&site, &raw)?;
+    let closing = states::closing(&site, table, &raw)?;
+    let escalate_when = escalation::escalate_when(&site, table, &raw)?;
+    let tags = references::tags(&site, &raw)?;
+    let reopen_within = states::reopen_within(&site, &raw)?;
+    let group_by = grouping::group_by(&site, &raw)?;
+    let templates = templates::templates(&site, table, &raw)?;
+    let fields = fields::fields(&site, &raw)?;
+    let references = references::references(&site, &raw)?;
+    let transitions = states::transitions(&site, table, &raw)?;
     Ok(Profile {
         name: name.to_owned(),
         file: file.to_owned(),
         table,
-        impact,
-        urgency,
-        severity_map,
-        assignment_group: text("assignment_group", raw.assignment_group)?,
-        business_service: text("business_service", raw.business_service)?,
-        category: text("category", raw.category)?,
-        subcategory: text("subcategory", raw.subcategory)?,
-        assigned_to: text("assigned_to", raw.assigned_to)?,
+        impact: levels.impact,
+        urgency: levels.urgency,
+        severity_map: levels.severity_map,
+        assignment_group: references.assignment_group,
+        business_service: references.business_service,
+        category: references.category,
+        subcategory: references.subcategory,
+        assigned_to: references.assigned_to,
         caller,
-        state: raw.state.as_ref().map(|v| state("state", v)).transpose()?,
-        auto_close_state,
-        close_code,
-        escalation_state: match &raw.escalation_state {
-            Some(v) => state("escalation_state", v)?,
-            None => named(TicketState::InProgress, TicketState::WorkInProgress),
-        },
-        reopen_state: match &raw.reopen_state {
-            Some(v) => state("reopen_state", v)?,
-            None => named(TicketState::InProgress, TicketState::WorkInProgress),
-        },
-        closed_states,
+        state: transitions.state,
+        auto_close_state: closing.auto_close_state,
+        close_code: closing.close_code,
+        escalation_state: transitions.escalation_state,
+        reopen_state: transitions.reopen_state,
+        closed_states: closing.closed_states,
         escalate_when,
         tags,
         reopen_within,
@@ -360,6 +78,50 @@ pub(super) fn profile(
         fields,
         lines,
     })
+}
+
+/// The profile being validated: where its keys are written, for messages.
+struct Site<'a> {
+    file: &'a str,
+    name: &'a str,
+    lines: &'a BTreeMap<String, usize>,
+}
+
+impl Site<'_> {
+    /// An error at `profile.NAME.key`, on the key's line (else its section's, else the profile's).
+    fn fail(&self, key: &str, message: String) -> MappingError {
+        let line = self
+            .lines
+            .get(key)
+            .or_else(|| self.lines.get(key.split('.').next().unwrap_or(key)))
+            .or_else(|| self.lines.get(""));
+        let origin = match line {
+            Some(line) => format!("{}:{line}", self.file),
+            None => self.file.to_owned(),
+        };
+        MappingError::new(origin, format!("profile.{}.{key}", self.name), message)
+    }
+
+    /// An optional text value: absent is fine, blank is a mistake.
+    fn text(&self, key: &str, value: Option<&String>) -> Result<Option<String>, MappingError> {
+        match value {
+            Some(v) if v.trim().is_empty() => Err(self.fail(
+                key,
+                "must not be empty (leave the key out instead)".to_owned(),
+            )),
+            other => Ok(other.cloned()),
+        }
+    }
+
+    /// A state valid for `table`, by name or code.
+    fn state(
+        &self,
+        table: Table,
+        key: &str,
+        value: &toml::Value,
+    ) -> Result<StateCode, MappingError> {
+        state_code(table, value).map_err(|m| self.fail(key, m))
+    }
 }
 
 /// A TOML scalar as ServiceNow would store it: strings as written, integers in decimal.
