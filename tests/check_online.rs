@@ -5,23 +5,14 @@ mod servicenow_support;
 
 use std::path::{Path, PathBuf};
 
-use servicenow_support::sim_config;
-use snowsync::config::{AuthMode, Config};
+use servicenow_support::start_sim;
+use snowsync::config::Config;
 use snowsync::mapping;
-use snowsync::servicenow::Client;
 use snowsync::servicenow::report::Level;
 use snowsync::sim::{self, SimConfig, SimHandle};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-async fn start() -> (SimHandle, Client) {
-    let sim = sim::spawn(SimConfig::default())
-        .await
-        .expect("start the emulator");
-    let client = Client::new(&sim_config(&sim, AuthMode::Basic)).unwrap();
-    (sim, client)
 }
 
 /// A mapping directory holding one file `m.toml` with `text`.
@@ -41,7 +32,7 @@ fn incident_profile(extra: &str) -> String {
 
 /// The `FAIL` lines of checking the mappings in `text` against the emulator.
 async fn failures(text: &str) -> (Vec<String>, PathBuf) {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_sim().await;
     let (dir, file) = mapping_dir(text);
     let mappings = mapping::load(dir.path()).unwrap();
     let lines = snowsync::cli::check::mappings_online(&client, &mappings).await;
@@ -55,7 +46,7 @@ async fn failures(text: &str) -> (Vec<String>, PathBuf) {
 
 #[tokio::test]
 async fn the_starter_mappings_pass_against_the_emulator() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_sim().await;
     let mappings = mapping::load(&root().join("mappings")).unwrap();
     let lines: Vec<String> = snowsync::cli::check::mappings_online(&client, &mappings)
         .await

@@ -74,6 +74,21 @@ async fn record(db: &DatabaseConnection, key: &str, event: SourceEvent) -> findi
     .expect("recorded")
 }
 
+/// Claims the next due row as `worker` and acknowledges it as delivered, as the worker does once
+/// ServiceNow has accepted the write.
+async fn deliver_next_row(db: &DatabaseConnection, worker: &str) {
+    let row = outbox::claim(db, worker, 1, LEASE, Utc::now())
+        .await
+        .expect("claim")
+        .remove(0);
+    assert!(
+        outbox::complete(db, &row, worker, Utc::now())
+            .await
+            .expect("ack"),
+        "the worker holding the lease acknowledges its row"
+    );
+}
+
 async fn rewind_leases(db: &DatabaseConnection) {
     let past = Utc::now() - chrono::Duration::seconds(3600);
     db.execute_raw(Statement::from_sql_and_values(
@@ -192,20 +207,8 @@ on_both_engines!(repeats_coalesce_into_one_pending_update, |test_db| {
 on_both_engines!(a_claimed_update_is_not_coalesced_into, |test_db| {
     let db = test_db.open().await;
     record(&db, "k", SourceEvent::Failing).await;
-    let create = outbox::claim(&db, "w", 1, LEASE, Utc::now())
-        .await
-        .expect("claim")
-        .remove(0);
-    outbox::complete(&db, &create, "w", Utc::now())
-        .await
-        .expect("ack");
-    let tags = outbox::claim(&db, "w", 1, LEASE, Utc::now())
-        .await
-        .expect("claim")
-        .remove(0);
-    outbox::complete(&db, &tags, "w", Utc::now())
-        .await
-        .expect("ack");
+    deliver_next_row(&db, "w").await;
+    deliver_next_row(&db, "w").await;
     record(&db, "k", SourceEvent::Failing).await;
     let update = outbox::claim(&db, "w", 1, LEASE, Utc::now())
         .await
@@ -225,13 +228,7 @@ on_both_engines!(a_claimed_update_is_not_coalesced_into, |test_db| {
 on_both_engines!(a_dead_tag_row_does_not_hold_back_the_ticket, |test_db| {
     let db = test_db.open().await;
     record(&db, "k", SourceEvent::Failing).await;
-    let create = outbox::claim(&db, "w", 1, LEASE, Utc::now())
-        .await
-        .expect("claim")
-        .remove(0);
-    outbox::complete(&db, &create, "w", Utc::now())
-        .await
-        .expect("ack");
+    deliver_next_row(&db, "w").await;
     let tags = outbox::claim(&db, "w", 1, LEASE, Utc::now())
         .await
         .expect("claim")
@@ -334,12 +331,14 @@ on_both_engines!(concurrent_claimers_never_share_a_row, |test_db| {
         let db = db.clone();
         tasks.spawn(async move {
             let mut mine = Vec::new();
-            loop {
+            // Every round delivers at least one of the 80 rows, so more rounds mean a row that
+            // never settles.
+            for _ in 0..=80 {
                 let got = outbox::claim(&db, &format!("w{w}"), 3, LEASE, Utc::now())
                     .await
                     .expect("claim");
                 if got.is_empty() {
-                    break mine;
+                    return mine;
                 }
                 for row in got {
                     assert!(
@@ -350,6 +349,7 @@ on_both_engines!(concurrent_claimers_never_share_a_row, |test_db| {
                     mine.push(row.id);
                 }
             }
+            panic!("worker w{w} was still claiming rows after 81 rounds: the outbox never emptied");
         });
     }
     let mut all = Vec::new();

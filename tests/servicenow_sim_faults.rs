@@ -4,30 +4,14 @@ mod servicenow_support;
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
-use servicenow_support::{answers, sim_config};
+use servicenow_support::{answers, fields, sim_config, start_sim};
 use snowsync::config::AuthMode;
 use snowsync::servicenow::{Client, Disposition, ServiceNowError};
-use snowsync::sim::{self, Burst, FaultRule, Faults, SimConfig, SimHandle};
-
-async fn start() -> (SimHandle, Client) {
-    let sim = sim::spawn(SimConfig::default())
-        .await
-        .expect("start the emulator");
-    let client = Client::new(&sim_config(&sim, AuthMode::Basic)).unwrap();
-    (sim, client)
-}
-
-fn fields(pairs: &[(&str, &str)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
-        .collect()
-}
+use snowsync::sim::{self, Burst, FaultRule, Faults, SimConfig};
 
 #[tokio::test]
 async fn a_429_burst_holds_back_every_caller_until_retry_after_passes() {
-    let (sim, client) = start().await;
+    let (sim, client) = start_sim().await;
     sim.set_faults(Faults::none().with_burst(Burst::requests(1, 1)))
         .await;
     let first = client.query("incident", "", &[], 1).await.unwrap_err();
@@ -61,7 +45,7 @@ async fn a_429_burst_holds_back_every_caller_until_retry_after_passes() {
 
 #[tokio::test]
 async fn faults_from_the_instance_are_classified() {
-    let (sim, client) = start().await;
+    let (sim, client) = start_sim().await;
     sim.set_faults(Faults::none().with_rule(FaultRule::error(503, 1.0)))
         .await;
     let err = client

@@ -2,32 +2,16 @@
 
 mod servicenow_support;
 
-use serde_json::{Map, Value};
-use servicenow_support::{answers, sim_config};
+use servicenow_support::{answers, fields, sim_config, start_sim, start_sim_with};
 use snowsync::config::AuthMode;
 use snowsync::servicenow::{
     BatchRequest, Client, Disposition, Journal, ReferenceError, ReferenceKind, report,
 };
-use snowsync::sim::{self, SimConfig, SimHandle};
-
-async fn start() -> (SimHandle, Client) {
-    let sim = sim::spawn(SimConfig::default())
-        .await
-        .expect("start the emulator");
-    let client = Client::new(&sim_config(&sim, AuthMode::Basic)).unwrap();
-    (sim, client)
-}
-
-fn fields(pairs: &[(&str, &str)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
-        .collect()
-}
+use snowsync::sim::SimConfig;
 
 #[tokio::test]
 async fn paging_collects_every_record_once_over_several_pages() {
-    let (sim, client) = start().await;
+    let (sim, client) = start_sim().await;
     for i in 0..23 {
         let f = fields(&[
             ("short_description", &format!("paging {i}")),
@@ -70,7 +54,7 @@ async fn paging_collects_every_record_once_over_several_pages() {
 
 #[tokio::test]
 async fn a_record_is_found_by_correlation_id_patched_and_given_journal_entries() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_sim().await;
     let created = client
         .create(
             "incident",
@@ -132,7 +116,7 @@ async fn a_record_is_found_by_correlation_id_patched_and_given_journal_entries()
 
 #[tokio::test]
 async fn references_resolve_by_name_and_ambiguous_or_unknown_names_are_refused() {
-    let (sim, client) = start().await;
+    let (sim, client) = start_sim().await;
     let group = client
         .resolve_reference(ReferenceKind::Group, "Service Desk")
         .await
@@ -195,7 +179,7 @@ async fn references_resolve_by_name_and_ambiguous_or_unknown_names_are_refused()
 
 #[tokio::test]
 async fn fields_include_those_inherited_from_task_with_type_and_max_length() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_sim().await;
     let all = client.fields("incident").await.unwrap();
     let field = |name: &str| {
         all.iter()
@@ -247,7 +231,7 @@ async fn fields_include_those_inherited_from_task_with_type_and_max_length() {
 
 #[tokio::test]
 async fn choices_come_from_sys_choice_in_sequence() {
-    let (_sim, client) = start().await;
+    let (_sim, client) = start_sim().await;
     let states = client.choices("incident", "state").await.unwrap();
     let pairs: Vec<(&str, &str)> = states
         .iter()
@@ -259,7 +243,7 @@ async fn choices_come_from_sys_choice_in_sequence() {
 
 #[tokio::test]
 async fn a_tag_is_created_once_and_attached_once() {
-    let (sim, client) = start().await;
+    let (sim, client) = start_sim().await;
     let a = client
         .create("incident", &fields(&[("short_description", "a")]), &[])
         .await
@@ -286,13 +270,11 @@ async fn a_tag_is_created_once_and_attached_once() {
 
 #[tokio::test]
 async fn a_refused_tag_write_is_a_permanent_403() {
-    let sim = sim::spawn(SimConfig {
+    let (_sim, client) = start_sim_with(SimConfig {
         deny_label_entry_writes: true,
         ..SimConfig::default()
     })
-    .await
-    .unwrap();
-    let client = Client::new(&sim_config(&sim, AuthMode::Basic)).unwrap();
+    .await;
     let a = client
         .create("incident", &fields(&[("short_description", "a")]), &[])
         .await
@@ -307,7 +289,7 @@ async fn a_refused_tag_write_is_a_permanent_403() {
 
 #[tokio::test]
 async fn a_batch_sends_several_requests_in_one_call_and_answers_each() {
-    let (sim, client) = start().await;
+    let (sim, client) = start_sim().await;
     let existing = client
         .create("incident", &fields(&[("short_description", "old")]), &[])
         .await

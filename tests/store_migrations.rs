@@ -3,7 +3,7 @@
 mod support;
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
 
 const TABLES: [&str; 6] = [
     "findings",
@@ -13,6 +13,151 @@ const TABLES: [&str; 6] = [
     "leases",
     "audit",
 ];
+
+/// The schema the migrations end with: every table (by name) with its columns in order,
+/// sea-orm's own bookkeeping table included.
+const SCHEMA: [(&str, &[&str]); 7] = [
+    (
+        "audit",
+        &[
+            "id",
+            "finding_id",
+            "event",
+            "from_status",
+            "to_status",
+            "actor",
+            "detail",
+            "at",
+        ],
+    ),
+    (
+        "findings",
+        &[
+            "id",
+            "finding_key",
+            "source",
+            "kind",
+            "check_id",
+            "subject",
+            "title",
+            "severity",
+            "status",
+            "resolved_by",
+            "decision",
+            "occurrences",
+            "first_seen",
+            "last_seen",
+            "rule",
+            "profile",
+            "payload",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    ("leases", &["name", "holder", "token", "expires_at"]),
+    (
+        "outbox",
+        &[
+            "id",
+            "finding_id",
+            "seq",
+            "op",
+            "payload",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "locked_by",
+            "locked_until",
+            "last_error",
+            "maybe_applied",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+    ("poll_cursors", &["table_name", "watermark", "updated_at"]),
+    ("seaql_migrations", &["version", "applied_at"]),
+    (
+        "ticket_links",
+        &[
+            "id",
+            "finding_id",
+            "table_name",
+            "correlation_id",
+            "sys_id",
+            "number",
+            "state",
+            "sys_mod_count",
+            "sys_updated_on",
+            "created_at",
+            "updated_at",
+        ],
+    ),
+];
+
+/// The indexes the migrations name (`ix_` and `ux_`), by name.
+const NAMED_INDEXES: [&str; 7] = [
+    "ix_audit_finding",
+    "ix_findings_key",
+    "ix_outbox_due",
+    "ix_ticket_links_correlation",
+    "ux_findings_open_key",
+    "ux_outbox_finding_seq",
+    "ux_ticket_links_table_sys_id",
+];
+
+/// The first column of every row `sql` returns, as text.
+async fn texts(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+    db.query_all_raw(Statement::from_string(
+        db.get_database_backend(),
+        sql.to_owned(),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    .iter()
+    .map(|row| row.try_get_by_index::<String>(0).expect("a text column"))
+    .collect()
+}
+
+/// The tables of the test database (sorted) with their columns in order, and the indexes
+/// named `ix_…` or `ux_…` (sorted), read from the engine's catalogue.
+async fn schema(db: &DatabaseConnection) -> (Vec<(String, Vec<String>)>, Vec<String>) {
+    let (tables, columns, indexes) = match db.get_database_backend() {
+        DatabaseBackend::Sqlite => (
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            "SELECT name FROM pragma_table_info('{table}') ORDER BY cid",
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND substr(name, 1, 3) IN ('ix_', 'ux_') ORDER BY name",
+        ),
+        DatabaseBackend::Postgres => (
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name",
+            "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '{table}' ORDER BY ordinal_position",
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() AND substr(indexname, 1, 3) IN ('ix_', 'ux_') ORDER BY indexname",
+        ),
+        other => panic!("no test database on {other:?}"),
+    };
+    let mut schema = Vec::new();
+    for table in texts(db, tables).await {
+        let columns = texts(db, &columns.replace("{table}", &table)).await;
+        schema.push((table, columns));
+    }
+    (schema, texts(db, indexes).await)
+}
+
+/// Asserts that `db` has exactly the tables, columns and named indexes of [`SCHEMA`] and
+/// [`NAMED_INDEXES`].
+async fn assert_final_schema(db: &DatabaseConnection) {
+    let (tables, indexes) = schema(db).await;
+    let expected: Vec<(String, Vec<String>)> = SCHEMA
+        .iter()
+        .map(|(table, columns)| {
+            (
+                (*table).to_owned(),
+                columns.iter().map(|c| (*c).to_owned()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(tables, expected, "tables and their columns");
+    assert_eq!(indexes, NAMED_INDEXES, "named indexes");
+}
 
 async fn insert_finding(
     db: &DatabaseConnection,
@@ -60,9 +205,11 @@ on_both_engines!(migrations_create_every_table, |test_db| {
 
 on_both_engines!(migrations_are_idempotent, |test_db| {
     let db = test_db.open().await;
+    assert_final_schema(&db).await;
     snowsync::store::migrate(&db)
         .await
         .expect("second run is a no-op");
+    assert_final_schema(&db).await;
 });
 
 on_both_engines!(

@@ -200,17 +200,11 @@ on_both_engines!(
         let recorded = h
             .failing(&finding("inactive-users", "li.wei@simubiz.com"))
             .await;
-        while h
-            .stats()
-            .await
-            .faults
-            .get("error_503")
-            .copied()
-            .unwrap_or(0)
-            < 2
-        {
-            h.dispatch().await;
-        }
+        h.dispatch_until(
+            "the emulator to answer the create with 503 twice",
+            |stats| stats.faults.get("error_503").copied().unwrap_or(0) >= 2,
+        )
+        .await;
         let row = outbox::of_finding(&h.db, recorded.finding_id)
             .await
             .expect("rows")

@@ -10,8 +10,10 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Response};
 use secrecy::SecretString;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use snowsync::config::{AuthMode, ServiceNowConfig};
+use snowsync::servicenow::Client;
+use snowsync::sim::{SimConfig, SimHandle};
 
 /// A request as the test server saw it.
 #[derive(Debug, Clone)]
@@ -195,8 +197,22 @@ pub fn help_desk(sim: &snowsync::sim::SimHandle) -> snowsync::servicenow::Client
     snowsync::servicenow::Client::new(&config).expect("a help-desk client")
 }
 
-/// A JSON field map from pairs, for creates and patches.
-pub fn fields(pairs: &[(&str, &str)]) -> serde_json::Map<String, Value> {
+/// A running emulator with its default seed, and a basic-auth client for it.
+pub async fn start_sim() -> (SimHandle, Client) {
+    start_sim_with(SimConfig::default()).await
+}
+
+/// A running emulator configured by `config`, and a basic-auth client for it.
+pub async fn start_sim_with(config: SimConfig) -> (SimHandle, Client) {
+    let sim = snowsync::sim::spawn(config)
+        .await
+        .expect("start the emulator");
+    let client = Client::new(&sim_config(&sim, AuthMode::Basic)).unwrap();
+    (sim, client)
+}
+
+/// A record's fields from `(name, value)` pairs, every value a string as ServiceNow sends it.
+pub fn fields(pairs: &[(&str, &str)]) -> Map<String, Value> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))

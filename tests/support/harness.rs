@@ -120,6 +120,19 @@ impl Harness {
             .expect("dispatch")
     }
 
+    /// Dispatches step by step until `done` holds of the emulator's stats; fails after 60 s,
+    /// naming what was `awaited`.
+    pub async fn dispatch_until(&self, awaited: &str, done: impl Fn(&SimStats) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !done(&self.stats().await) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gave up after 60 s of dispatching: {awaited}"
+            );
+            self.dispatch().await;
+        }
+    }
+
     /// Delivers until nothing that can make progress is owed.
     pub async fn drain(&self) {
         drain_with(&self.db, &self.config, &self.deliverer, "test").await

@@ -1,0 +1,75 @@
+//! The `[outbox]` section: the workers, their lease, and the retry policy.
+
+use std::time::Duration;
+
+use super::{nonzero, positive};
+use crate::config::raw::Outbox;
+use crate::config::{ConfigError, OutboxConfig, RetryPolicy, ServiceNowConfig};
+
+pub(super) fn outbox(origin: &str, ob: Outbox) -> Result<OutboxConfig, ConfigError> {
+    let retry = retry(origin, &ob)?;
+    Ok(OutboxConfig {
+        workers: positive(origin, "outbox.workers", ob.workers.unwrap_or(4))?,
+        lease: nonzero(
+            origin,
+            "outbox.lease",
+            ob.lease.unwrap_or(Duration::from_secs(60)),
+        )?,
+        idle_poll: nonzero(
+            origin,
+            "outbox.idle_poll",
+            ob.idle_poll.unwrap_or(Duration::from_millis(500)),
+        )?,
+        retry,
+    })
+}
+
+fn retry(origin: &str, ob: &Outbox) -> Result<RetryPolicy, ConfigError> {
+    let retry = RetryPolicy {
+        max_attempts: positive(origin, "outbox.max_attempts", ob.max_attempts.unwrap_or(12))?,
+        initial: nonzero(
+            origin,
+            "outbox.initial",
+            ob.initial.unwrap_or(Duration::from_secs(1)),
+        )?,
+        max: nonzero(
+            origin,
+            "outbox.max",
+            ob.max.unwrap_or(Duration::from_secs(300)),
+        )?,
+        multiplier: ob.multiplier.unwrap_or(2.0),
+        jitter: ob.jitter.unwrap_or(true),
+    };
+    if !(retry.multiplier.is_finite() && retry.multiplier >= 1.0) {
+        return Err(ConfigError::new(
+            origin,
+            "outbox.multiplier",
+            "must be a number of at least 1.0",
+        ));
+    }
+    if retry.max < retry.initial {
+        return Err(ConfigError::new(
+            origin,
+            "outbox.max",
+            "must not be shorter than outbox.initial",
+        ));
+    }
+    Ok(retry)
+}
+
+/// A worker holds its row for the lease; a request still running when the lease ends would let
+/// another worker deliver the same row.
+pub(super) fn lease_outlasts_requests(
+    origin: &str,
+    outbox: &OutboxConfig,
+    servicenow: &ServiceNowConfig,
+) -> Result<(), ConfigError> {
+    if outbox.lease <= servicenow.request_timeout {
+        return Err(ConfigError::new(
+            origin,
+            "outbox.lease",
+            "must be longer than servicenow.request_timeout, or a slow request loses its row to another worker",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! The `[servicenow]` section: the instance URL, the credentials its auth mode needs, and the
+//! client's timeouts and limits.
+
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::{nonzero, positive, secret};
+use crate::config::raw::ServiceNow;
+use crate::config::{AuthMode, ConfigError, ServiceNowConfig};
+
+/// The credentials as configured, before checking that the auth mode has what it needs.
+struct Credentials {
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+    username: Option<String>,
+    password: Option<SecretString>,
+}
+
+pub(super) fn servicenow(
+    origin: &str,
+    mut sn: ServiceNow,
+) -> Result<ServiceNowConfig, ConfigError> {
+    let allow_insecure_http = sn.allow_insecure_http.unwrap_or(false);
+    let instance_url = instance_url(
+        sn.instance_url
+            .as_deref()
+            .unwrap_or("http://127.0.0.1:18080"),
+        allow_insecure_http,
+    )
+    .map_err(|m| ConfigError::new(origin, "servicenow.instance_url", m))?;
+    let auth = sn.auth.unwrap_or(AuthMode::Basic);
+    let credentials = credentials(origin, &mut sn)?;
+    require_credentials(origin, auth, &credentials)?;
+    if let Some(ca) = &sn.ca_file {
+        ca_file(origin, ca)?;
+    }
+    let requests_per_second = requests_per_second(origin, sn.requests_per_second)?;
+    Ok(ServiceNowConfig {
+        instance_url,
+        auth,
+        client_id: credentials.client_id,
+        client_secret: credentials.client_secret,
+        username: credentials.username,
+        password: credentials.password,
+        connect_timeout: nonzero(
+            origin,
+            "servicenow.connect_timeout",
+            sn.connect_timeout.unwrap_or(Duration::from_secs(10)),
+        )?,
+        request_timeout: nonzero(
+            origin,
+            "servicenow.request_timeout",
+            sn.request_timeout.unwrap_or(Duration::from_secs(30)),
+        )?,
+        max_concurrency: positive(
+            origin,
+            "servicenow.max_concurrency",
+            sn.max_concurrency.unwrap_or(8),
+        )?,
+        requests_per_second,
+        ca_file: sn.ca_file,
+        allow_insecure_http,
+    })
+}
+
+/// Parses and normalises the instance URL: trailing `/` added, https unless loopback or allowed.
+pub fn instance_url(text: &str, allow_insecure_http: bool) -> Result<Url, String> {
+    let mut url = Url::parse(text.trim()).map_err(|e| format!("not a URL ({e})"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not carry a query or a fragment".to_owned());
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err("has no host".to_owned()),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback || allow_insecure_http => {}
+        "http" => {
+            return Err(
+                "must use https (http is only allowed for loopback hosts or with allow_insecure_http = true)"
+                    .to_owned(),
+            );
+        }
+        other => return Err(format!("unsupported scheme `{other}`")),
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// Takes the credentials out of `sn`, reading secrets from their files and filling in the
+/// emulator's default account when there is no file at all.
+fn credentials(origin: &str, sn: &mut ServiceNow) -> Result<Credentials, ConfigError> {
+    let client_secret = secret(
+        origin,
+        "servicenow.client_secret",
+        sn.client_secret.take(),
+        sn.client_secret_file.take(),
+    )?;
+    let password = secret(
+        origin,
+        "servicenow.password",
+        sn.password.take(),
+        sn.password_file.take(),
+    )?;
+    // With no file at all, the defaults talk to `snowsync sim` with its default accounts.
+    let builtin = origin == "built-in defaults";
+    let username = sn
+        .username
+        .take()
+        .or_else(|| builtin.then(|| "snowsync.integration".to_owned()));
+    let password = password.or_else(|| builtin.then(|| SecretString::from("snowsync")));
+    Ok(Credentials {
+        client_id: sn.client_id.take(),
+        client_secret,
+        username,
+        password,
+    })
+}
+
+/// Each auth mode names the credentials it needs; the first missing one is the error.
+fn require_credentials(
+    origin: &str,
+    auth: AuthMode,
+    credentials: &Credentials,
+) -> Result<(), ConfigError> {
+    let require = |present: bool, key: &str| {
+        if present {
+            Ok(())
+        } else {
+            Err(ConfigError::new(
+                origin,
+                key,
+                format!("required when servicenow.auth = {auth:?}"),
+            ))
+        }
+    };
+    let client_id = || require(credentials.client_id.is_some(), "servicenow.client_id");
+    let client_secret = || {
+        require(
+            credentials.client_secret.is_some(),
+            "servicenow.client_secret",
+        )
+    };
+    let username = || require(credentials.username.is_some(), "servicenow.username");
+    let password = || require(credentials.password.is_some(), "servicenow.password");
+    match auth {
+        AuthMode::Basic => {
+            username()?;
+            password()
+        }
+        AuthMode::OauthPassword => {
+            client_id()?;
+            client_secret()?;
+            username()?;
+            password()
+        }
+        AuthMode::OauthClientCredentials => {
+            client_id()?;
+            client_secret()
+        }
+    }
+}
+
+fn ca_file(origin: &str, ca: &Path) -> Result<(), ConfigError> {
+    if ca.is_file() {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            origin,
+            "servicenow.ca_file",
+            format!("{} is not a file", ca.display()),
+        ))
+    }
+}
+
+fn requests_per_second(origin: &str, value: Option<f64>) -> Result<f64, ConfigError> {
+    let requests_per_second = value.unwrap_or(20.0);
+    if requests_per_second.is_finite() && requests_per_second > 0.0 {
+        Ok(requests_per_second)
+    } else {
+        Err(ConfigError::new(
+            origin,
+            "servicenow.requests_per_second",
+            "must be a positive number",
+        ))
+    }
+}

@@ -1,0 +1,50 @@
+//! The `[sources.NAME]` tables: where each source's webhook goes and the secret it signs with.
+
+use std::collections::BTreeMap;
+
+use url::Url;
+
+use super::secret;
+use crate::config::raw::Source;
+use crate::config::{ConfigError, SourceConfig};
+
+pub(super) fn sources(
+    origin: &str,
+    raw: BTreeMap<String, Source>,
+) -> Result<BTreeMap<String, SourceConfig>, ConfigError> {
+    let mut sources = BTreeMap::new();
+    for (name, src) in raw {
+        let key = format!("sources.{name}");
+        let webhook_url = src
+            .webhook_url
+            .map(|u| webhook_url(origin, &format!("{key}.webhook_url"), &u))
+            .transpose()?;
+        let hmac_secret = secret(
+            origin,
+            &format!("{key}.hmac_secret"),
+            src.hmac_secret,
+            src.hmac_secret_file,
+        )?;
+        sources.insert(
+            name,
+            SourceConfig {
+                webhook_url,
+                hmac_secret,
+            },
+        );
+    }
+    Ok(sources)
+}
+
+fn webhook_url(origin: &str, key: &str, text: &str) -> Result<Url, ConfigError> {
+    let url =
+        Url::parse(text).map_err(|e| ConfigError::new(origin, key, format!("not a URL ({e})")))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(ConfigError::new(
+            origin,
+            key,
+            format!("unsupported scheme `{other}`"),
+        )),
+    }
+}
