@@ -130,6 +130,8 @@ pub struct PollerConfig {
     pub interval: Duration,
     pub overlap: Duration,
     pub page_size: u32,
+    /// Verifies push hints (`POST /v1/servicenow/events`); none set: hints are refused.
+    pub push_secret: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]

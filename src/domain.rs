@@ -248,13 +248,24 @@ impl FindingKey {
         &self.0
     }
 
-    /// The ServiceNow `correlation_id` of the ticket for this key: `snowsync:` and the first
+    /// The ServiceNow `correlation_id` of the key's first ticket: `snowsync:` and the first
     /// 32 hex characters of the key's SHA-256, so that one key always means one ticket.
     pub fn correlation_id(&self) -> String {
         let digest = Sha256::digest(self.0.as_bytes());
         let mut hex = hex::encode(digest);
         hex.truncate(32);
         format!("{CORRELATION_PREFIX}{hex}")
+    }
+
+    /// The `correlation_id` of the key's `generation`th ticket: a finding that fails again
+    /// after its ticket closed, outside `reopen_within`, gets a ticket of its own, and the
+    /// lookup after an ambiguous create must find that one, never the closed one before it.
+    /// The first generation keeps the plain id.
+    pub fn correlation_id_of_generation(&self, generation: u64) -> String {
+        match generation {
+            0 | 1 => self.correlation_id(),
+            n => format!("{}-{n}", self.correlation_id()),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use crate::mapping::{self, Mappings, PlanError, Templates, TicketPlan};
 use crate::operation::{NamedReference, OpKind, TicketPayload};
 use crate::store::entity::finding::Model as FindingRow;
 use crate::store::findings::{self, FindingRecord, Planned, PlannedFor, RecordError, Recorded};
+use crate::store::sync;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
@@ -95,6 +96,14 @@ impl Intake {
         loop {
             round += 1;
             let existing = findings::open_by_key(&self.db, &record.key, false).await?;
+            if existing.is_none() && event == SourceEvent::Failing {
+                match self.recurrence(finding, &record, actor).await? {
+                    Some(Ok(recorded)) => return Ok(recorded),
+                    Some(Err(RecordError::Moved(_))) if round < PLAN_ROUNDS => continue,
+                    Some(Err(err)) => return Err(record_error(err)),
+                    None => {}
+                }
+            }
             let planned_for = PlannedFor::of(existing.as_ref());
             let planned = match (&existing, event) {
                 (None, SourceEvent::Resolved | SourceEvent::Escalated) => {
@@ -104,14 +113,18 @@ impl Intake {
                     let occurrences = existing.as_ref().map_or(1, |f| {
                         f.occurrences + i64::from(event == SourceEvent::Failing)
                     });
-                    match self.plan(finding, event, occurrences, existing.is_none()) {
+                    match self
+                        .plan(finding, event, occurrences, existing.is_none())
+                        .await
+                    {
                         Ok(planned) => planned,
-                        Err(err) => {
+                        Err(IntakeError::Plan(err)) => {
                             if let Some(found) = existing {
                                 self.audit_refusal(found, event, actor, &err).await?;
                             }
                             return Err(err.into());
                         }
+                        Err(err) => return Err(err),
                     }
                 }
             };
@@ -121,17 +134,51 @@ impl Intake {
                     return Ok(recorded);
                 }
                 Err(RecordError::Moved(_)) if round < PLAN_ROUNDS => continue,
-                Err(RecordError::Moved(key)) => {
-                    return Err(IntakeError::Db(sea_orm::DbErr::Custom(format!(
-                        "the finding {key} kept changing while its event was planned; send it again"
-                    ))));
-                }
-                Err(RecordError::NotFound(key)) => {
-                    return Err(IntakeError::NotFound(format!("with key {key}")));
-                }
-                Err(RecordError::Db(e)) => return Err(IntakeError::Db(e)),
+                Err(err) => return Err(record_error(err)),
             }
         }
+    }
+
+    /// A finding failing again after it was resolved. Within the profile's `reopen_within`
+    /// of the resolution, and with a ticket to reopen, the finding is reopened with its
+    /// ticket (`Some`); otherwise `None`, and the caller opens a new finding, whose ticket
+    /// is of the next generation (see `plan`).
+    async fn recurrence(
+        &self,
+        finding: &Finding,
+        record: &FindingRecord,
+        actor: &str,
+    ) -> Result<Option<Result<Recorded, RecordError>>, IntakeError> {
+        let Some(previous) = sync::last_resolved(&self.db, &record.key).await? else {
+            return Ok(None);
+        };
+        let profile = mapping::profile_for(&self.mappings, finding);
+        let resolved_at = previous.resolved_at.unwrap_or(previous.updated_at);
+        let within = profile.reopen_within.is_some_and(|window| {
+            chrono::Duration::from_std(window).is_ok_and(|w| chrono::Utc::now() - resolved_at <= w)
+        });
+        let link = findings::link(&self.db, previous.id).await?;
+        if !within || link.as_ref().and_then(|l| l.sys_id.as_ref()).is_none() {
+            return Ok(None);
+        }
+        let occurrences = previous.occurrences + 1;
+        let plan = mapping::plan_reopen(
+            finding,
+            u64::try_from(occurrences).unwrap_or(1),
+            &self.mappings,
+            &self.templates,
+        )?;
+        let planned = Planned {
+            rule: Some(plan.rule.clone()),
+            profile: Some(plan.profile.clone()),
+            ticket: None,
+            ops: vec![(OpKind::ReopenTicket, ticket_payload(&plan))],
+        };
+        let result = findings::reopen(&self.db, record, &previous, actor, &planned).await;
+        if result.is_ok() {
+            self.wake.notify_one();
+        }
+        Ok(Some(result))
     }
 
     /// Keeps, in the finding's audit trail, an event its mapping could not plan: the
@@ -157,13 +204,13 @@ impl Intake {
         .await
     }
 
-    fn plan(
+    async fn plan(
         &self,
         finding: &Finding,
         event: SourceEvent,
         occurrences: i64,
         new: bool,
-    ) -> Result<Planned, PlanError> {
+    ) -> Result<Planned, IntakeError> {
         let occurrences = u64::try_from(occurrences).unwrap_or(1);
         let plan = mapping::plan(finding, event, occurrences, &self.mappings, &self.templates)?;
         // One ticket for several findings (`group_by = "check"`) needs a ticket link shared
@@ -171,13 +218,62 @@ impl Intake {
         // second ticket under the same correlation id.
         if plan.correlation_id != finding.key().correlation_id() {
             let profile = mapping::profile_for(&self.mappings, finding);
-            return Err(PlanError::unsupported(
+            return Err(IntakeError::Plan(PlanError::unsupported(
                 profile,
                 "group_by",
                 "groups findings into one ticket (group_by = \"check\"), which delivery does not support yet; use group_by = \"subject\"",
-            ));
+            )));
+        }
+        let mut plan = plan;
+        if new {
+            self.next_generation(finding, &mut plan).await?;
         }
         Ok(planned(plan, event, new))
+    }
+
+    /// Gives a new finding's ticket the generation after every finding its key had before,
+    /// with its own correlation id, and a work note naming the ticket it follows.
+    async fn next_generation(
+        &self,
+        finding: &Finding,
+        plan: &mut TicketPlan,
+    ) -> Result<(), IntakeError> {
+        let key = finding.key();
+        let before = sync::generations(&self.db, key.as_str()).await?;
+        if before == 0 {
+            return Ok(());
+        }
+        plan.correlation_id = key.correlation_id_of_generation(before + 1);
+        plan.fields.insert(
+            "correlation_id".to_owned(),
+            serde_json::Value::String(plan.correlation_id.clone()),
+        );
+        let previous = match sync::last_resolved(&self.db, key.as_str()).await? {
+            Some(f) => findings::link(&self.db, f.id).await?.and_then(|l| l.number),
+            None => None,
+        };
+        if let Some(number) = previous {
+            let note = format!(
+                "Recurrence: this finding failed again after {number} was closed; this ticket follows {number}."
+            );
+            let text = match plan.fields.get("work_notes").and_then(|v| v.as_str()) {
+                Some(existing) if !existing.is_empty() => format!("{note}\n\n{existing}"),
+                _ => note,
+            };
+            plan.fields
+                .insert("work_notes".to_owned(), serde_json::Value::String(text));
+        }
+        Ok(())
+    }
+}
+
+fn record_error(err: RecordError) -> IntakeError {
+    match err {
+        RecordError::Moved(key) => IntakeError::Db(sea_orm::DbErr::Custom(format!(
+            "the finding {key} kept changing while its event was planned; send it again"
+        ))),
+        RecordError::NotFound(key) => IntakeError::NotFound(format!("with key {key}")),
+        RecordError::Db(e) => IntakeError::Db(e),
     }
 }
 
@@ -270,9 +366,13 @@ fn planned(plan: TicketPlan, event: SourceEvent, new: bool) -> Planned {
 /// Renders the payload of a stored row again from its finding and the mappings as they
 /// are now, so that `outbox retry` after a mapping fix sends the fixed payload.
 /// `None`: the operation is not rendered from the mappings (notifications, reopens).
+///
+/// The ticket keeps the correlation id in `stored` (the row's payload as it is): a
+/// recurrence's ticket has an id of its own generation, which the mappings cannot know.
 pub fn replan(
     finding_row: &FindingRow,
     op: OpKind,
+    stored: &serde_json::Value,
     mappings: &Mappings,
     templates: &Templates,
 ) -> Result<Option<serde_json::Value>, IntakeError> {
@@ -285,7 +385,20 @@ pub fn replan(
         OpKind::EscalateTicket => (SourceEvent::Escalated, occurrences),
         OpKind::ReopenTicket | OpKind::NotifySource => return Ok(None),
     };
-    let plan = mapping::plan(&finding, event, occurrences, mappings, templates)?;
+    let mut plan = mapping::plan(&finding, event, occurrences, mappings, templates)?;
+    if let Some(kept) = stored
+        .get("correlation_id")
+        .and_then(|v| v.as_str())
+        .filter(|id| !id.is_empty())
+    {
+        plan.correlation_id = kept.to_owned();
+        if plan.fields.contains_key("correlation_id") {
+            plan.fields.insert(
+                "correlation_id".to_owned(),
+                serde_json::Value::String(kept.to_owned()),
+            );
+        }
+    }
     Ok(match op {
         OpKind::ApplyTags => tags_payload(&plan),
         _ => Some(ticket_payload(&plan)),

@@ -14,6 +14,7 @@ pub mod mapping;
 pub mod operation;
 pub mod outbox;
 pub mod pipeline;
+pub mod poller;
 pub mod store;
 pub mod template;
 

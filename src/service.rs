@@ -17,6 +17,7 @@ use crate::intake::Intake;
 use crate::outbox::WorkerPool;
 use crate::outbox::deliver::ServiceNowDeliverer;
 use crate::outbox::notify::Notifier;
+use crate::poller::Poller;
 use crate::servicenow::Client;
 use crate::{pipeline, redact, store};
 
@@ -29,6 +30,7 @@ pub struct Running {
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
     workers: WorkerPool,
+    poller: Option<JoinHandle<()>>,
 }
 
 /// Opens the store (migrating it), loads mappings and templates, and starts the outbox
@@ -68,9 +70,23 @@ pub async fn start(
         &instance,
         config.outbox.clone(),
         deliverer,
-        wake,
+        wake.clone(),
         shutdown.child_token(),
     );
+    let (poller, hints) = if config.poller.enabled {
+        let poller = Poller {
+            db: db.clone(),
+            client: client.clone(),
+            mappings: intake.mappings.clone(),
+            config: config.poller.clone(),
+            holder: instance.clone(),
+            outbox_wake: wake,
+        };
+        let (task, hints) = poller.start(shutdown.child_token());
+        (Some(task), Some(hints))
+    } else {
+        (None, None)
+    };
 
     if config.http.api_keys.is_empty() {
         tracing::warn!("http.api_keys is empty: the ingest API refuses every request");
@@ -79,6 +95,8 @@ pub async fn start(
         intake: intake.clone(),
         keys: ApiKeys::new(config.http.api_keys.clone()),
         servicenow: client.clone(),
+        hints,
+        push_secret: config.poller.push_secret.clone(),
     };
     let addr = listener
         .local_addr()
@@ -89,7 +107,7 @@ pub async fn start(
         shutdown.clone(),
     ));
     crate::metrics::handle();
-    tracing::info!(%addr, instance, workers = config.outbox.workers, "snowsync started");
+    tracing::info!(%addr, instance, workers = config.outbox.workers, poller = config.poller.enabled, "snowsync started");
     Ok(Running {
         addr,
         db,
@@ -98,6 +116,7 @@ pub async fn start(
         shutdown,
         server,
         workers,
+        poller,
     })
 }
 
@@ -114,6 +133,9 @@ impl Running {
             tracing::warn!(error = %e, "HTTP server stopped with an error");
         }
         self.workers.join().await;
+        if let Some(poller) = self.poller {
+            let _ = poller.await;
+        }
     }
 
     /// Waits until `shutdown` is cancelled from outside, then stops.

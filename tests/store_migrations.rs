@@ -52,6 +52,7 @@ const SCHEMA: [(&str, &[&str]); 7] = [
             "payload",
             "created_at",
             "updated_at",
+            "resolved_at",
         ],
     ),
     ("leases", &["name", "holder", "token", "expires_at"]),
@@ -90,6 +91,9 @@ const SCHEMA: [(&str, &[&str]); 7] = [
             "sys_updated_on",
             "created_at",
             "updated_at",
+            "approval",
+            "priority",
+            "assignment_group",
         ],
     ),
 ];

@@ -37,7 +37,7 @@ pub async fn approval(
     accept(&state, InputFormat::Approval, body).await
 }
 
-fn read(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+pub(super) fn read(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(MAX_BODY)
@@ -116,20 +116,22 @@ fn event_of(body: &EventBody) -> Result<SourceEvent, ApiError> {
 }
 
 fn event_body(body: Result<Bytes, BytesRejection>) -> Result<EventBody, ApiError> {
-    let body = read(body)?;
-    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&body)).map_err(
-        |e| {
-            let path = e.path().to_string();
-            ApiError::BadRequest {
-                field: if path == "." {
-                    "(body)".to_owned()
-                } else {
-                    path
-                },
-                message: e.inner().to_string(),
-            }
-        },
-    )
+    json_body(&read(body)?)
+}
+
+/// A JSON body read into `T`; a mismatch is a 400 naming the field's path.
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body)).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::BadRequest {
+            field: if path == "." {
+                "(body)".to_owned()
+            } else {
+                path
+            },
+            message: e.inner().to_string(),
+        }
+    })
 }
 
 pub async fn event_by_id(

@@ -4,6 +4,7 @@
 mod auth;
 mod error;
 mod findings;
+mod hints;
 mod ingest;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -26,6 +27,10 @@ pub struct AppState {
     pub intake: Intake,
     pub keys: ApiKeys,
     pub servicenow: crate::servicenow::Client,
+    /// The running poller's push hints; `None` when the poller is off.
+    pub hints: Option<crate::poller::Hints>,
+    /// Verifies push hints; `None` refuses them.
+    pub push_secret: Option<secrecy::SecretString>,
 }
 
 /// Every route snowsync serves.
@@ -41,6 +46,8 @@ pub fn router(state: AppState) -> Router {
             state.keys.clone(),
             auth::require_key,
         ))
+        // Signed by the instance rather than keyed: a business rule holds a secret, not a key.
+        .route("/servicenow/events", post(hints::servicenow_event))
         .layer(DefaultBodyLimit::max(MAX_BODY));
     Router::new()
         .nest("/v1", v1)

@@ -110,7 +110,13 @@ pub async fn outbox_retry(
         };
         let payload = match findings::get(db, row.finding_id).await? {
             Some(finding) => {
-                match intake::replan(&finding, row.op, &pipeline.mappings, &pipeline.templates) {
+                match intake::replan(
+                    &finding,
+                    row.op,
+                    &row.payload,
+                    &pipeline.mappings,
+                    &pipeline.templates,
+                ) {
                     Ok(payload) => payload,
                     Err(e) => {
                         all = false;

@@ -97,6 +97,8 @@ pub(super) struct Poller {
     #[serde(default, with = "humantime_serde")]
     pub(super) overlap: Option<Duration>,
     pub(super) page_size: Option<u32>,
+    pub(super) push_secret: Option<SecretString>,
+    pub(super) push_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

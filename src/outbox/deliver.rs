@@ -15,11 +15,15 @@ use crate::servicenow::{Client, Disposition, Record, ReferenceError, ServiceNowE
 use crate::store::entity::outbox::Model as OutboxRow;
 use crate::store::findings::{self, TicketSnapshot};
 
-/// Fields read back after every write, to keep the ticket link current.
-pub const TICKET_FIELDS: [&str; 5] = [
+/// Fields read back after every write, to keep the ticket link current: our own write is
+/// then the last known value, so the poller does not take it for a help-desk change.
+pub const TICKET_FIELDS: [&str; 8] = [
     "sys_id",
     "number",
     "state",
+    "approval",
+    "priority",
+    "assignment_group",
     "sys_mod_count",
     "sys_updated_on",
 ];
@@ -195,6 +199,9 @@ impl ServiceNowDeliverer {
             sys_id: record.sys_id().map(str::to_owned),
             number: record.number().map(str::to_owned),
             state: record.str("state").map(str::to_owned),
+            approval: record.str("approval").map(str::to_owned),
+            priority: record.str("priority").map(str::to_owned),
+            assignment_group: record.reference("assignment_group").map(str::to_owned),
             sys_mod_count: record.sys_mod_count(),
             sys_updated_on: record.str("sys_updated_on").map(str::to_owned),
         };

@@ -319,6 +319,15 @@ pub async fn save_ticket(
     if ticket.state.is_some() {
         active.state = Set(ticket.state.clone());
     }
+    if ticket.approval.is_some() {
+        active.approval = Set(ticket.approval.clone());
+    }
+    if ticket.priority.is_some() {
+        active.priority = Set(ticket.priority.clone());
+    }
+    if ticket.assignment_group.is_some() {
+        active.assignment_group = Set(ticket.assignment_group.clone());
+    }
     if ticket.sys_mod_count.is_some() {
         active.sys_mod_count = Set(ticket.sys_mod_count);
     }
@@ -335,6 +344,77 @@ pub struct TicketSnapshot {
     pub sys_id: Option<String>,
     pub number: Option<String>,
     pub state: Option<String>,
+    /// `sc_request` only: `requested`, `approved`, `rejected`, `not requested`.
+    pub approval: Option<String>,
+    pub priority: Option<String>,
+    /// The sys_id of the assignment group.
+    pub assignment_group: Option<String>,
     pub sys_mod_count: Option<i64>,
     pub sys_updated_on: Option<String>,
+}
+
+/// Reopens `previous`, a resolved finding failing again within its profile's
+/// `reopen_within`: open again, one more occurrence, the planned rows (the reopen of its
+/// ticket) enqueued, all in one transaction. `Moved` when it is no longer the key's last
+/// resolved finding with nothing open, so the caller plans again.
+pub async fn reopen(
+    db: &DatabaseConnection,
+    record: &FindingRecord,
+    previous: &finding::Model,
+    actor: &str,
+    planned: &Planned,
+) -> Result<Recorded, RecordError> {
+    let txn = super::begin_write(db).await?;
+    if open_by_key(&txn, &record.key, true).await?.is_some() {
+        return Err(RecordError::Moved(record.key.clone()));
+    }
+    let Some(current) = get(&txn, previous.id).await? else {
+        return Err(RecordError::Moved(record.key.clone()));
+    };
+    if current.status != FindingStatus::Resolved || current.occurrences != previous.occurrences {
+        return Err(RecordError::Moved(record.key.clone()));
+    }
+    let now = Utc::now();
+    let occurrences = current.occurrences + 1;
+    let mut active: finding::ActiveModel = current.clone().into();
+    active.status = Set(FindingStatus::Open);
+    active.occurrences = Set(occurrences);
+    active.resolved_by = Set(None);
+    active.resolved_at = Set(None);
+    active.last_seen = Set(record.seen_at.max(current.last_seen));
+    active.payload = Set(record.payload.clone());
+    active.updated_at = Set(now);
+    let result = active.update(&txn).await;
+    match result {
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            return Err(RecordError::Moved(record.key.clone()));
+        }
+        other => other?,
+    };
+    let mut outbox_ids = Vec::new();
+    for (op, payload) in &planned.ops {
+        outbox_ids.push(
+            outbox::enqueue(&txn, current.id, *op, payload.clone(), now)
+                .await?
+                .id,
+        );
+    }
+    audit_row(
+        &txn,
+        current.id,
+        SourceEvent::Failing.as_str(),
+        Some(FindingStatus::Resolved.as_str()),
+        FindingStatus::Open.as_str(),
+        actor,
+        Some("failing again within reopen_within: its ticket is reopened".to_owned()),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Recorded {
+        finding_id: current.id,
+        created: false,
+        occurrences,
+        outbox_ids,
+    })
 }

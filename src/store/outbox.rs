@@ -350,3 +350,29 @@ pub async fn oldest_pending(db: &impl ConnectionTrait) -> Result<Option<DateTime
         .await?
         .map(|r| r.created_at))
 }
+
+/// Settles the finding's pending ticket writes as done without sending them, with `reason`:
+/// the help desk closed the ticket, and an update, escalation or close of ours would only
+/// reopen or touch a ticket that is finished. Tags and notifications still go out. Returns
+/// how many rows were settled.
+pub async fn skip_pending_writes(
+    db: &impl ConnectionTrait,
+    finding_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let result = Outbox::update_many()
+        .col_expr(Column::Status, Expr::value(RowStatus::Done))
+        .col_expr(Column::LastError, Expr::value(reason))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::FindingId.eq(finding_id))
+        .filter(Column::Status.eq(RowStatus::Pending))
+        .filter(Column::Op.is_in([
+            OpKind::UpdateTicket,
+            OpKind::CloseTicket,
+            OpKind::EscalateTicket,
+        ]))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{nonzero, positive};
+use super::{nonzero, positive, secret};
 use crate::config::raw::Poller;
 use crate::config::{ConfigError, PollerConfig};
 
@@ -16,6 +16,12 @@ pub(super) fn poller(origin: &str, pl: Poller) -> Result<PollerConfig, ConfigErr
         )?,
         overlap: pl.overlap.unwrap_or(Duration::from_secs(30)),
         page_size: positive(origin, "poller.page_size", pl.page_size.unwrap_or(200))?,
+        push_secret: secret(
+            origin,
+            "poller.push_secret",
+            pl.push_secret,
+            pl.push_secret_file,
+        )?,
     };
     if poller.page_size > 10_000 {
         return Err(ConfigError::new(

@@ -18,6 +18,7 @@ pub struct Model {
     pub severity: String,
     pub status: FindingStatus,
     pub resolved_by: Option<String>,
+    pub resolved_at: Option<ChronoDateTimeUtc>,
     pub decision: Option<String>,
     pub occurrences: i64,
     pub first_seen: ChronoDateTimeUtc,
