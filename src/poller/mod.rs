@@ -178,7 +178,7 @@ impl Poller {
             .changes(scope, since, &fields, self.config.page_size)
             .await?;
         let applied = self.apply_all(scope, &records).await?;
-        if let Some(mark) = next_watermark(&records, self.config.page_size as usize) {
+        if let Some(mark) = next_watermark(&records) {
             let txn = crate::store::begin_write(&self.db).await?;
             if !sync::fence(&txn, LEASE_NAME, &self.holder, token, Utc::now()).await? {
                 tracing::warn!(
@@ -290,16 +290,8 @@ impl Poller {
     }
 }
 
-/// Where the watermark may move after reading `records` (oldest change first) in pages of
-/// `page_size`: the newest change read, or, when several pages were read, the last change
-/// of the first page. Offset pages over a list that changes while it is read can skip a row
-/// at a page boundary (a record read earlier moves to the end), and such a row is never
-/// older than the first page's last one; the next poll reads on from there, and applying a
-/// change again is a no-op.
-pub fn next_watermark(records: &[Record], page_size: usize) -> Option<DateTime<Utc>> {
-    if records.len() > page_size && page_size > 0 {
-        records[page_size - 1].updated_on()
-    } else {
-        records.iter().filter_map(Record::updated_on).max()
-    }
+/// Where the watermark may move after reading `records`: the newest change read. Pages are
+/// keyed on the last row read (`Client::changes`), so no change older than that was skipped.
+pub fn next_watermark(records: &[Record]) -> Option<DateTime<Utc>> {
+    records.iter().filter_map(Record::updated_on).max()
 }

@@ -46,36 +46,58 @@ impl ChangeScope<'_> {
     }
 }
 
-/// The encoded query of one poll: ours, changed at or after `since`, oldest change first.
+/// The encoded query of one page of a poll: ours, changed at or after `since`, and after
+/// the `(sys_updated_on, sys_id)` of the last row already read, oldest change first.
 ///
-/// `>=` rather than `>`: `sys_updated_on` has whole seconds, so a record changed in the
-/// watermark's second after the previous poll read it would otherwise be lost. The poller sees
-/// such records twice and must treat a repeat (same `sys_mod_count`) as no change.
-/// `sys_id` after `sys_updated_on` makes the order total, so offset pages neither skip nor
-/// repeat rows that share a second.
+/// `>=` rather than `>` for `since`: `sys_updated_on` has whole seconds, so a record changed
+/// in the watermark's second after the previous poll read it would otherwise be lost. The
+/// poller sees such records twice and must treat a repeat (same `sys_mod_count`) as no change.
+///
+/// Pages are keyed on the last row read rather than on an offset: while a poll pages through
+/// the list, a record read on an earlier page may change again and move to the end, and with
+/// offsets every later row would shift one place back and one would be skipped. With a key
+/// the moved record is read once more later, and nothing is skipped. `^NQ` ORs the two
+/// halves of "after the key", each repeating the other conditions, as the syntax groups.
 pub(crate) fn changes_query(
     scope: ChangeScope<'_>,
     since: Option<DateTime<Utc>>,
+    after: Option<(DateTime<Utc>, &str)>,
 ) -> Result<String, ServiceNowError> {
-    let mut parts = vec![wire::condition(
-        scope.ours(),
-        Op::StartsWith,
-        CORRELATION_PREFIX,
-    )];
-    if let Some(at) = since {
-        parts.push(wire::condition(
-            "sys_updated_on",
-            Op::AtLeast,
-            &wire::format_datetime(at),
-        ));
-    }
-    parts.push(wire::order_by("sys_updated_on"));
-    parts.push(wire::order_by("sys_id"));
-    parts
+    let ours = wire::condition(scope.ours(), Op::StartsWith, CORRELATION_PREFIX);
+    let mut order = vec![wire::order_by("sys_updated_on"), wire::order_by("sys_id")];
+    let parts = match after {
+        None => {
+            let mut parts = vec![ours];
+            if let Some(at) = since {
+                parts.push(wire::condition(
+                    "sys_updated_on",
+                    Op::AtLeast,
+                    &wire::format_datetime(at),
+                ));
+            }
+            parts.append(&mut order);
+            parts
+        }
+        Some((at, sys_id)) => {
+            let at = wire::format_datetime(at);
+            let mut parts = vec![
+                ours.clone(),
+                wire::condition("sys_updated_on", Op::After, &at),
+                Ok("NQ".to_owned()),
+                ours,
+                wire::condition("sys_updated_on", Op::Eq, &at),
+                wire::condition("sys_id", Op::After, sys_id),
+            ];
+            parts.append(&mut order);
+            parts
+        }
+    };
+    let parts = parts
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
-        .map(|p| p.join("^"))
-        .map_err(ServiceNowError::InvalidRequest)
+        .map_err(ServiceNowError::InvalidRequest)?;
+    // `NQ` is joined without its own `^`: `a^NQb`.
+    Ok(parts.join("^").replace("^NQ^", "^NQ"))
 }
 
 impl Client {
@@ -111,6 +133,7 @@ impl Client {
     /// The records of `scope` changed at or after `since`, `page_size` rows per request
     /// (`poller.page_size`), every page read: one request when nothing changed.
     /// Date-times come back as actual values, so in UTC whatever the user's time zone.
+    /// A record that changes again while the pages are read may come back twice.
     pub async fn changes(
         &self,
         scope: ChangeScope<'_>,
@@ -118,9 +141,32 @@ impl Client {
         fields: &[&str],
         page_size: u32,
     ) -> Result<Vec<Record>, ServiceNowError> {
-        let query = changes_query(scope, since)?;
-        self.paged(scope.table(), &query, fields, page_size, "changes")
-            .await
+        let limit = page_size.clamp(1, super::table::MAX_PAGE);
+        let mut fields: Vec<&str> = fields.to_vec();
+        for key in ["sys_id", "sys_updated_on"] {
+            if !fields.contains(&key) {
+                fields.push(key);
+            }
+        }
+        let mut out: Vec<Record> = Vec::new();
+        let mut after: Option<(DateTime<Utc>, String)> = None;
+        loop {
+            let key = after.as_ref().map(|(at, id)| (*at, id.as_str()));
+            let query = changes_query(scope, since, key)?;
+            let page = self
+                .query_page(scope.table(), &query, &fields, limit, 0, "changes")
+                .await?;
+            let full = page.rows.len() as u64 >= u64::from(limit);
+            let last = page
+                .rows
+                .last()
+                .and_then(|r| Some((r.updated_on()?, r.sys_id()?.to_owned())));
+            out.extend(page.rows);
+            match (full, last) {
+                (true, Some(next)) => after = Some(next),
+                _ => return Ok(out),
+            }
+        }
     }
 }
 
@@ -177,7 +223,7 @@ mod tests {
 
     fn check(scope: ChangeScope<'_>, since: Option<&str>, expect: &str) {
         let since = since.map(|s| wire::parse_datetime(s).unwrap());
-        assert_eq!(changes_query(scope, since).unwrap(), expect);
+        assert_eq!(changes_query(scope, since, None).unwrap(), expect);
     }
 
     #[test]
@@ -202,10 +248,27 @@ mod tests {
     }
 
     #[test]
+    fn a_later_page_is_keyed_on_the_last_row_read() {
+        let at = wire::parse_datetime("2026-03-01 08:00:05").unwrap();
+        let q = changes_query(
+            ChangeScope::Tickets("incident"),
+            Some(at),
+            Some((at, "0123456789abcdef0123456789abcdef")),
+        )
+        .unwrap();
+        assert_eq!(
+            q,
+            "correlation_idSTARTSWITHsnowsync:^sys_updated_on>2026-03-01 08:00:05\
+             ^NQcorrelation_idSTARTSWITHsnowsync:^sys_updated_on=2026-03-01 08:00:05\
+             ^sys_id>0123456789abcdef0123456789abcdef^ORDERBYsys_updated_on^ORDERBYsys_id"
+        );
+    }
+
+    #[test]
     fn a_watermark_with_a_fraction_of_a_second_keeps_its_whole_second() {
         let since = wire::parse_datetime("2026-03-01 08:00:05").unwrap()
             + chrono::Duration::milliseconds(900);
-        let q = changes_query(ChangeScope::Tickets("incident"), Some(since)).unwrap();
+        let q = changes_query(ChangeScope::Tickets("incident"), Some(since), None).unwrap();
         assert!(q.contains("sys_updated_on>=2026-03-01 08:00:05^"), "{q}");
     }
 

@@ -10,7 +10,7 @@ use super::transport::{self, Call};
 use super::wire::{self, Record, ResultBody};
 
 /// The largest page the instance serves (its default row cap).
-const MAX_PAGE: u32 = 10_000;
+pub(crate) const MAX_PAGE: u32 = 10_000;
 
 /// A journal field: entries are appended, never overwritten.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -247,6 +247,8 @@ pub(crate) enum Op {
     StartsWith,
     /// `>=`; on date-times the instance compares UTC values.
     AtLeast,
+    /// `>`: after, for keyed pages.
+    After,
 }
 
 impl Op {
@@ -255,6 +257,7 @@ impl Op {
             Self::Eq => "=",
             Self::StartsWith => "STARTSWITH",
             Self::AtLeast => ">=",
+            Self::After => ">",
         }
     }
 }

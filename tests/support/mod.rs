@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod harness;
+pub mod receiver;
 
 use std::time::Duration;
 
