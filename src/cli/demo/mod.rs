@@ -6,6 +6,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
+mod round_trip;
+
 use crate::config::Config;
 use crate::service;
 use crate::servicenow::Client;
@@ -38,7 +40,11 @@ pub(crate) fn config(sim: &sim::SimHandle, dir: &std::path::Path, api_key: &str)
 
 async fn demo(sim: &sim::SimHandle, dir: &std::path::Path) -> anyhow::Result<()> {
     let api_key = format!("demo-{}", uuid::Uuid::new_v4().simple());
-    let config = config(sim, dir, &api_key);
+    let mut config = config(sim, dir, &api_key);
+    let receiver = round_trip::Receiver::start().await?;
+    receiver.subscribe(&mut config, &["oort", "threatlocker"]);
+    config.poller.enabled = true;
+    config.poller.interval = Duration::from_secs(1);
     println!("ServiceNow emulator: {}", sim.base_url());
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
@@ -83,7 +89,9 @@ async fn demo(sim: &sim::SimHandle, dir: &std::path::Path) -> anyhow::Result<()>
 
     wait_for_outbox(&running.db, Duration::from_secs(45)).await?;
     print_tickets(&running.db, &running.client).await?;
+    let way_back = round_trip::run(&running, sim, &config, &receiver).await;
     running.stop().await;
+    way_back?;
     Ok(())
 }
 
