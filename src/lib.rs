@@ -6,17 +6,17 @@
 pub mod api;
 pub mod cli;
 
-// The pipeline: parse, map and render, record, deliver.
+// The pipeline: parse, map and render, record, deliver, and read ticket state back.
 pub mod domain;
 pub mod ingest;
-pub mod intake;
 pub mod mapping;
-pub mod operation;
-pub mod outbox;
-pub mod pipeline;
-pub mod poller;
-pub mod store;
 pub mod template;
+pub mod pipeline;
+pub mod intake;
+pub mod operation;
+pub mod store;
+pub mod outbox;
+pub mod poller;
 
 // ServiceNow: the client of a real instance, and the built-in emulator.
 pub mod servicenow;
