@@ -254,3 +254,32 @@ fn check_fails_on_a_broken_mapping_and_names_file_line_and_key() {
     assert!(text.lines().any(|l| l.starts_with(&expected)), "{text}");
     assert!(text.contains("ok   templates:"), "{text}");
 }
+
+#[test]
+fn check_warns_that_grouping_by_check_is_not_acted_on_and_of_no_other_mapping_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("mappings");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("m.toml"),
+        "[default]\nprofile = \"p\"\n[profile.p]\ntable = \"incident\"\nclosed_states = [\"resolved\"]\nreopen_within = \"1d\"\ngroup_by = \"check\"\n",
+    )
+    .unwrap();
+    let out = snowsync_with(
+        &["check", "--offline"],
+        &[("SNOWSYNC_MAPPING__RULES_DIR", rules.to_str().unwrap())],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("warn") && l.contains("m.toml"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(
+        warnings[0].contains(
+            ":7: profile.p.group_by: group_by = \"check\" is accepted here but refused at intake"
+        ),
+        "{text}"
+    );
+    assert!(out.status.success(), "a warning is not a failure");
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::{TimeZone, Utc};
 
 use super::plan::{FieldLengths, plan_selected};
-use super::profile::Table;
+use super::profile::{GroupBy, Table};
 use super::{Mappings, Selection, load, load_templates};
 use crate::domain::{
     APPROVAL_CHECK_ID, ApprovalRequest, Finding, FindingKind, IpAddress, Severity, SourceEvent,
@@ -32,6 +32,10 @@ impl Report {
     fn fail(&mut self, text: String) {
         self.failed = true;
         self.lines.push(format!("FAIL {text}"));
+    }
+
+    fn warn(&mut self, text: String) {
+        self.lines.push(format!("warn {text}"));
     }
 }
 
@@ -116,6 +120,12 @@ fn render_profiles(mappings: &Mappings, templates: &Templates, report: &mut Repo
         }
         for error in errors {
             report.fail(error);
+        }
+        if let GroupBy::Check { .. } = profile.group_by {
+            report.warn(format!(
+                "{}: group_by = \"check\" is accepted here but refused at intake: grouped tickets are not delivered yet",
+                profile.location("group_by")
+            ));
         }
     }
 }
