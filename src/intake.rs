@@ -36,6 +36,21 @@ pub struct Intake {
     pub wake: Arc<Notify>,
 }
 
+/// A finding event planned and ready to write.
+enum Prepared {
+    Event {
+        record: FindingRecord,
+        planned: Planned,
+        planned_for: PlannedFor,
+    },
+    /// A resolved finding failing again within `reopen_within`.
+    Reopen {
+        record: FindingRecord,
+        previous: FindingRow,
+        planned: Planned,
+    },
+}
+
 /// How often a plan is made again when concurrent events on the same finding keep moving
 /// it between planning and writing; each round is a full plan-then-write.
 const PLAN_ROUNDS: usize = 8;
@@ -43,9 +58,25 @@ const PLAN_ROUNDS: usize = 8;
 impl Intake {
     /// Records a `failing` event: a new finding and its ticket, or a repeat.
     pub async fn failing(&self, finding: &Finding, actor: &str) -> Result<Recorded, IntakeError> {
-        let recorded = self.record(finding, SourceEvent::Failing, actor).await?;
-        metrics::counter!("findings_ingested_total", "source" => finding.source.clone(), "via" => actor.to_owned())
-            .increment(1);
+        let mut recorded = self
+            .failing_all(std::slice::from_ref(finding), actor)
+            .await?;
+        Ok(recorded.remove(0))
+    }
+
+    /// Records a `failing` event for every finding of one source event, in one transaction.
+    pub async fn failing_all(
+        &self,
+        findings: &[Finding],
+        actor: &str,
+    ) -> Result<Vec<Recorded>, IntakeError> {
+        let recorded = self
+            .record_all(findings, SourceEvent::Failing, actor)
+            .await?;
+        for finding in findings {
+            metrics::counter!("findings_ingested_total", "source" => finding.source.clone(), "via" => actor.to_owned())
+                .increment(1);
+        }
         Ok(recorded)
     }
 
@@ -82,73 +113,135 @@ impl Intake {
         self.record(&finding, event, actor).await
     }
 
-    /// Plans the event against the finding as stored now, rendering every payload with no
-    /// transaction open, then writes in one transaction that only writes; if the finding
-    /// moved on in between, plans again.
+    /// Records `event` for one finding; see [`Intake::record_all`].
     async fn record(
         &self,
         finding: &Finding,
         event: SourceEvent,
         actor: &str,
     ) -> Result<Recorded, IntakeError> {
-        let record = finding_record(finding);
+        let mut recorded = self
+            .record_all(std::slice::from_ref(finding), event, actor)
+            .await?;
+        Ok(recorded.remove(0))
+    }
+
+    /// Records `event` for every finding of one source event (the failing users of an Oort
+    /// event) in one transaction: all of them or none, one answer. Each finding is planned
+    /// against its state as stored now, rendering every payload with no transaction open;
+    /// the transaction then only writes, and if any finding moved on in between, all are
+    /// planned again. Findings with the same key count once; each position of `findings`
+    /// gets the result of its key.
+    pub async fn record_all(
+        &self,
+        findings: &[Finding],
+        event: SourceEvent,
+        actor: &str,
+    ) -> Result<Vec<Recorded>, IntakeError> {
+        let keys: Vec<String> = findings
+            .iter()
+            .map(|f| f.key().as_str().to_owned())
+            .collect();
+        let mut unique: Vec<&Finding> = Vec::new();
+        for (i, finding) in findings.iter().enumerate() {
+            if !keys[..i].contains(&keys[i]) {
+                unique.push(finding);
+            }
+        }
         let mut round = 0;
-        loop {
+        let recorded = 'rounds: loop {
             round += 1;
-            let existing = findings::open_by_key(&self.db, &record.key, false).await?;
-            if existing.is_none() && event == SourceEvent::Failing {
-                match self.recurrence(finding, &record, actor).await? {
-                    Some(Ok(recorded)) => return Ok(recorded),
-                    Some(Err(RecordError::Moved(_))) if round < PLAN_ROUNDS => continue,
-                    Some(Err(err)) => return Err(record_error(err)),
-                    None => {}
-                }
+            let mut prepared = Vec::with_capacity(unique.len());
+            for finding in &unique {
+                prepared.push(self.prepare(finding, event, actor).await?);
             }
-            let planned_for = PlannedFor::of(existing.as_ref());
-            let planned = match (&existing, event) {
-                (None, SourceEvent::Resolved | SourceEvent::Escalated) => {
-                    return Err(IntakeError::NotFound(format!("with key {}", record.key)));
-                }
-                (existing, event) => {
-                    let occurrences = existing.as_ref().map_or(1, |f| {
-                        f.occurrences + i64::from(event == SourceEvent::Failing)
-                    });
-                    match self
-                        .plan(finding, event, occurrences, existing.is_none())
-                        .await
-                    {
-                        Ok(planned) => planned,
-                        Err(IntakeError::Plan(err)) => {
-                            if let Some(found) = existing {
-                                self.audit_refusal(found, event, actor, &err).await?;
-                            }
-                            return Err(err.into());
-                        }
-                        Err(err) => return Err(err),
+            let txn = crate::store::begin_write(&self.db).await?;
+            let mut recorded = Vec::with_capacity(prepared.len());
+            for item in &prepared {
+                let written = match item {
+                    Prepared::Event {
+                        record,
+                        planned,
+                        planned_for,
+                    } => {
+                        findings::record_in(&txn, record, event, actor, planned, *planned_for).await
                     }
+                    Prepared::Reopen {
+                        record,
+                        previous,
+                        planned,
+                    } => findings::reopen_in(&txn, record, previous, actor, planned).await,
+                };
+                match written {
+                    Ok(r) => recorded.push(r),
+                    // Dropping the transaction rolls it back; plan everything again.
+                    Err(RecordError::Moved(_)) if round < PLAN_ROUNDS => continue 'rounds,
+                    Err(err) => return Err(record_error(err)),
                 }
-            };
-            match findings::record(&self.db, &record, event, actor, &planned, planned_for).await {
-                Ok(recorded) => {
-                    self.wake.notify_one();
-                    return Ok(recorded);
-                }
-                Err(RecordError::Moved(_)) if round < PLAN_ROUNDS => continue,
-                Err(err) => return Err(record_error(err)),
             }
+            txn.commit().await?;
+            break recorded;
+        };
+        self.wake.notify_one();
+        let by_key: std::collections::HashMap<String, Recorded> = unique
+            .iter()
+            .map(|f| f.key().as_str().to_owned())
+            .zip(recorded)
+            .collect();
+        Ok(keys.iter().map(|k| by_key[k].clone()).collect())
+    }
+
+    /// Reads the finding as stored now and plans `event` for it, with no transaction open.
+    async fn prepare(
+        &self,
+        finding: &Finding,
+        event: SourceEvent,
+        actor: &str,
+    ) -> Result<Prepared, IntakeError> {
+        let record = finding_record(finding);
+        let existing = findings::open_by_key(&self.db, &record.key, false).await?;
+        if existing.is_none()
+            && event == SourceEvent::Failing
+            && let Some(reopen) = self.recurrence(finding, &record).await?
+        {
+            return Ok(reopen);
+        }
+        let planned_for = PlannedFor::of(existing.as_ref());
+        let Some(found) = existing.as_ref() else {
+            if event != SourceEvent::Failing {
+                return Err(IntakeError::NotFound(format!("with key {}", record.key)));
+            }
+            let planned = self.plan(finding, event, 1, true).await?;
+            return Ok(Prepared::Event {
+                record,
+                planned,
+                planned_for,
+            });
+        };
+        let occurrences = found.occurrences + i64::from(event == SourceEvent::Failing);
+        match self.plan(finding, event, occurrences, false).await {
+            Ok(planned) => Ok(Prepared::Event {
+                record,
+                planned,
+                planned_for,
+            }),
+            Err(IntakeError::Plan(err)) => {
+                self.audit_refusal(found, event, actor, &err).await?;
+                Err(err.into())
+            }
+            Err(err) => Err(err),
         }
     }
 
     /// A finding failing again after it was resolved. Within the profile's `reopen_within`
-    /// of the resolution, and with a ticket to reopen, the finding is reopened with its
-    /// ticket (`Some`); otherwise `None`, and the caller opens a new finding, whose ticket
-    /// is of the next generation (see `plan`).
+    /// of the resolution, and with a ticket to reopen, the finding is to be reopened with its
+    /// ticket; otherwise `None`, and a new finding is opened, whose ticket is of the next
+    /// generation (see `plan`).
     async fn recurrence(
         &self,
         finding: &Finding,
         record: &FindingRecord,
-        actor: &str,
-    ) -> Result<Option<Result<Recorded, RecordError>>, IntakeError> {
+    ) -> Result<Option<Prepared>, IntakeError> {
         let Some(previous) = sync::last_resolved(&self.db, &record.key).await? else {
             return Ok(None);
         };
@@ -174,11 +267,11 @@ impl Intake {
             ticket: None,
             ops: vec![(OpKind::ReopenTicket, ticket_payload(&plan))],
         };
-        let result = findings::reopen(&self.db, record, &previous, actor, &planned).await;
-        if result.is_ok() {
-            self.wake.notify_one();
-        }
-        Ok(Some(result))
+        Ok(Some(Prepared::Reopen {
+            record: record.clone(),
+            previous,
+            planned,
+        }))
     }
 
     /// Keeps, in the finding's audit trail, an event its mapping could not plan: the

@@ -299,3 +299,83 @@ async fn readiness_fails_when_servicenow_is_unreachable() {
     assert_ne!(body["servicenow"], "ok");
     app.stop().await;
 }
+
+/// An Oort event failing `users`, as the webhook sends it.
+fn oort_event(users: &[&str]) -> String {
+    let mut event: Value = serde_json::from_str(OORT_EVENT).expect("the sample event");
+    event["detail"]["usersFailing"] = json!(users);
+    event.to_string()
+}
+
+on_both_engines!(
+    an_event_whose_third_user_the_database_refuses_stores_none_of_its_users,
+    |test_db| {
+        use sea_orm::ConnectionTrait;
+        let app = TestApp::spawn(test_db.engine).await;
+        let db = &app.running.db;
+        // The database refuses one user's finding in the middle of the event.
+        let refuse = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => vec![
+                "CREATE FUNCTION refuse_third() RETURNS trigger AS $$ BEGIN \
+                   IF NEW.subject = 'user3@simubiz.com' THEN RAISE EXCEPTION 'refused'; END IF; \
+                   RETURN NEW; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse_third BEFORE INSERT ON findings \
+                   FOR EACH ROW EXECUTE FUNCTION refuse_third()",
+            ],
+            _ => vec![
+                "CREATE TRIGGER refuse_third BEFORE INSERT ON findings \
+                   WHEN NEW.subject = 'user3@simubiz.com' \
+                   BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            ],
+        };
+        for sql in refuse {
+            db.execute_unprepared(sql).await.expect("trigger");
+        }
+
+        let response = app
+            .post(
+                "/v1/sources/oort/events",
+                oort_event(&[
+                    "user1@simubiz.com",
+                    "user2@simubiz.com",
+                    "user3@simubiz.com",
+                    "user4@simubiz.com",
+                ]),
+            )
+            .await;
+
+        assert_eq!(response.status(), 500);
+        let stored = snowsync::store::findings::list(db, None, 10)
+            .await
+            .expect("list");
+        assert!(stored.is_empty(), "one event, one transaction: {stored:?}");
+        assert_eq!(snowsync::store::outbox::owed(db).await.expect("owed"), 0);
+        app.stop().await;
+    }
+);
+
+on_both_engines!(a_user_listed_twice_in_one_event_is_one_finding, |test_db| {
+    let app = TestApp::spawn(test_db.engine).await;
+
+    let response = app
+        .post(
+            "/v1/sources/oort/events",
+            oort_event(&[
+                "user1@simubiz.com",
+                "user2@simubiz.com",
+                "user1@simubiz.com",
+            ]),
+        )
+        .await;
+
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.expect("json");
+    let ids = body["finding_ids"].as_array().expect("ids");
+    assert_eq!(ids.len(), 2, "{body}");
+    assert_ne!(ids[0], ids[1]);
+    let stored = snowsync::store::findings::list(&app.running.db, None, 10)
+        .await
+        .expect("list");
+    assert_eq!(stored.len(), 2);
+    app.stop().await;
+});

@@ -78,17 +78,14 @@ async fn accept(
 ) -> Result<Accepted, ApiError> {
     let body = read(body)?;
     let findings = ingest::parse(format, &body).map_err(bad_input)?;
-    let mut ids = Vec::with_capacity(findings.len());
-    let mut created = Vec::with_capacity(findings.len());
-    for finding in &findings {
-        let recorded = state
-            .intake
-            .failing(finding, "api")
-            .await
-            .map_err(intake_error)?;
-        ids.push(recorded.finding_id);
-        created.push(recorded.created);
-    }
+    // One event, one transaction, one answer: every finding of it is stored, or none.
+    let recorded = state
+        .intake
+        .failing_all(&findings, "api")
+        .await
+        .map_err(intake_error)?;
+    let ids: Vec<i64> = recorded.iter().map(|r| r.finding_id).collect();
+    let created: Vec<bool> = recorded.iter().map(|r| r.created).collect();
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"finding_ids": ids, "created": created})),

@@ -51,23 +51,22 @@ pub async fn ingest_file(intake: &Intake, path: &Path, progress: bool) -> anyhow
                 continue;
             }
         };
-        for finding in &findings {
-            match intake.failing(finding, "cli").await {
-                Ok(recorded) => {
-                    report.findings += 1;
-                    report.new_findings += usize::from(recorded.created);
-                }
-                // The store failing is not the line's fault: stop, keeping what was committed.
-                Err(IntakeError::Db(e)) => {
-                    bar.finish_and_clear();
-                    anyhow::bail!(
-                        "{}:{number}: database error after {} findings: {e}",
-                        path.display(),
-                        report.findings
-                    );
-                }
-                Err(e) => report.rejected.push((number, e.to_string())),
+        // One line is one event: its findings are recorded together or not at all.
+        match intake.failing_all(&findings, "cli").await {
+            Ok(recorded) => {
+                report.findings += recorded.len();
+                report.new_findings += recorded.iter().filter(|r| r.created).count();
             }
+            // The store failing is not the line's fault: stop, keeping what was committed.
+            Err(IntakeError::Db(e)) => {
+                bar.finish_and_clear();
+                anyhow::bail!(
+                    "{}:{number}: database error after {} findings: {e}",
+                    path.display(),
+                    report.findings
+                );
+            }
+            Err(e) => report.rejected.push((number, e.to_string())),
         }
         bar.set_message(format!(
             "{} findings, {} bad lines",

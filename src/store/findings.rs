@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 
 use super::entity::{audit, finding, ticket_link};
@@ -90,8 +90,24 @@ pub async fn record(
     planned: &Planned,
     planned_for: PlannedFor,
 ) -> Result<Recorded, RecordError> {
-    let result = record_once(db, record, event, actor, planned, planned_for).await;
-    match result {
+    let txn = super::begin_write(db).await?;
+    let recorded = record_in(&txn, record, event, actor, planned, planned_for).await?;
+    txn.commit().await?;
+    Ok(recorded)
+}
+
+/// `record` inside the caller's write transaction, so that several findings (the users of
+/// one Oort event) commit together or not at all. On `Moved` the transaction must be
+/// rolled back: on PostgreSQL a failed statement has aborted it.
+pub async fn record_in(
+    txn: &DatabaseTransaction,
+    record: &FindingRecord,
+    event: SourceEvent,
+    actor: &str,
+    planned: &Planned,
+    planned_for: PlannedFor,
+) -> Result<Recorded, RecordError> {
+    match record_once(txn, record, event, actor, planned, planned_for).await {
         // Two racing first events: the loser's insert fails on the unique open key, and its
         // plan (a create) no longer fits the finding the winner stored.
         Err(RecordError::Db(err))
@@ -104,15 +120,14 @@ pub async fn record(
 }
 
 async fn record_once(
-    db: &DatabaseConnection,
+    txn: &DatabaseTransaction,
     record: &FindingRecord,
     event: SourceEvent,
     actor: &str,
     planned: &Planned,
     planned_for: PlannedFor,
 ) -> Result<Recorded, RecordError> {
-    let txn = super::begin_write(db).await?;
-    let existing = open_by_key(&txn, &record.key, true).await?;
+    let existing = open_by_key(txn, &record.key, true).await?;
     if PlannedFor::of(existing.as_ref()) != planned_for {
         return Err(RecordError::Moved(record.key.clone()));
     }
@@ -140,7 +155,7 @@ async fn record_once(
                 updated_at: Set(now),
                 ..Default::default()
             }
-            .insert(&txn)
+            .insert(txn)
             .await?;
             if let Some((table, correlation_id)) = &planned.ticket {
                 ticket_link::ActiveModel {
@@ -151,7 +166,7 @@ async fn record_once(
                     updated_at: Set(now),
                     ..Default::default()
                 }
-                .insert(&txn)
+                .insert(txn)
                 .await?;
             }
             (model.id, true, 1, None, FindingStatus::Open)
@@ -171,7 +186,7 @@ async fn record_once(
             if event == SourceEvent::Resolved {
                 active.resolved_by = Set(Some("source".to_owned()));
             }
-            active.update(&txn).await?;
+            active.update(txn).await?;
             (found.id, false, occurrences, Some(found.status), to)
         }
     };
@@ -181,18 +196,18 @@ async fn record_once(
         // Repeats of a still-failing finding fold into the update that is already waiting.
         if *op == OpKind::UpdateTicket
             && !created
-            && outbox::coalesce_into_last(&txn, finding_id, *op, payload.clone(), now).await?
+            && outbox::coalesce_into_last(txn, finding_id, *op, payload.clone(), now).await?
         {
             continue;
         }
         outbox_ids.push(
-            outbox::enqueue(&txn, finding_id, *op, payload.clone(), now)
+            outbox::enqueue(txn, finding_id, *op, payload.clone(), now)
                 .await?
                 .id,
         );
     }
     audit_row(
-        &txn,
+        txn,
         finding_id,
         event.as_str(),
         from.map(|s| s.as_str()),
@@ -202,7 +217,6 @@ async fn record_once(
         now,
     )
     .await?;
-    txn.commit().await?;
     Ok(Recorded {
         finding_id,
         created,
@@ -365,10 +379,23 @@ pub async fn reopen(
     planned: &Planned,
 ) -> Result<Recorded, RecordError> {
     let txn = super::begin_write(db).await?;
-    if open_by_key(&txn, &record.key, true).await?.is_some() {
+    let recorded = reopen_in(&txn, record, previous, actor, planned).await?;
+    txn.commit().await?;
+    Ok(recorded)
+}
+
+/// `reopen` inside the caller's write transaction.
+pub async fn reopen_in(
+    txn: &DatabaseTransaction,
+    record: &FindingRecord,
+    previous: &finding::Model,
+    actor: &str,
+    planned: &Planned,
+) -> Result<Recorded, RecordError> {
+    if open_by_key(txn, &record.key, true).await?.is_some() {
         return Err(RecordError::Moved(record.key.clone()));
     }
-    let Some(current) = get(&txn, previous.id).await? else {
+    let Some(current) = get(txn, previous.id).await? else {
         return Err(RecordError::Moved(record.key.clone()));
     };
     if current.status != FindingStatus::Resolved || current.occurrences != previous.occurrences {
@@ -384,7 +411,7 @@ pub async fn reopen(
     active.last_seen = Set(record.seen_at.max(current.last_seen));
     active.payload = Set(record.payload.clone());
     active.updated_at = Set(now);
-    let result = active.update(&txn).await;
+    let result = active.update(txn).await;
     match result {
         Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             return Err(RecordError::Moved(record.key.clone()));
@@ -394,13 +421,13 @@ pub async fn reopen(
     let mut outbox_ids = Vec::new();
     for (op, payload) in &planned.ops {
         outbox_ids.push(
-            outbox::enqueue(&txn, current.id, *op, payload.clone(), now)
+            outbox::enqueue(txn, current.id, *op, payload.clone(), now)
                 .await?
                 .id,
         );
     }
     audit_row(
-        &txn,
+        txn,
         current.id,
         SourceEvent::Failing.as_str(),
         Some(FindingStatus::Resolved.as_str()),
@@ -410,7 +437,6 @@ pub async fn reopen(
         now,
     )
     .await?;
-    txn.commit().await?;
     Ok(Recorded {
         finding_id: current.id,
         created: false,
