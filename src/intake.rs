@@ -46,7 +46,7 @@ enum Prepared {
     /// A resolved finding failing again within `reopen_within`.
     Reopen {
         record: FindingRecord,
-        previous: FindingRow,
+        previous: Box<FindingRow>,
         planned: Planned,
     },
 }
@@ -269,7 +269,7 @@ impl Intake {
         };
         Ok(Some(Prepared::Reopen {
             record: record.clone(),
-            previous,
+            previous: Box::new(previous),
             planned,
         }))
     }
