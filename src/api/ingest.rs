@@ -3,12 +3,13 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::params::PathId;
 use super::{ApiError, AppState, MAX_BODY};
 use crate::domain::SourceEvent;
 use crate::ingest::{self, IngestError, InputFormat};
@@ -133,7 +134,7 @@ pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T
 
 pub async fn event_by_id(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    PathId(id): PathId,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Accepted, ApiError> {
     let body = event_body(body)?;

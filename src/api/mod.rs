@@ -1,11 +1,13 @@
-//! The HTTP API: ingest endpoints under `/v1` (API key required), health, readiness and
-//! metrics. Handlers parse, hand over to `intake`, and answer; they never call ServiceNow.
+//! The HTTP API: ingest and read endpoints under `/v1` (API key required), health,
+//! readiness and metrics. Handlers parse, hand over to `intake` or read through
+//! `store::queries`, and answer; they never call ServiceNow.
 
 mod auth;
 mod error;
 mod findings;
 mod hints;
 mod ingest;
+mod params;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -36,7 +38,7 @@ pub struct AppState {
 /// Every route snowsync serves.
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
-        .route("/findings", post(ingest::generic))
+        .route("/findings", post(ingest::generic).get(findings::list))
         .route("/sources/oort/events", post(ingest::oort))
         .route("/approval-requests", post(ingest::approval))
         .route("/events", post(ingest::event_by_key))

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::transition::Transition;
+use crate::servicenow::record_link;
 use crate::store::entity::{finding, ticket_link};
 
 /// What one transition tells the source.
@@ -19,13 +20,6 @@ pub struct Notice<'a> {
     pub at: DateTime<Utc>,
     /// The approver's comment, for decisions.
     pub comment: Option<&'a str>,
-}
-
-/// `{instance}/{table}.do?sys_id={sys_id}`: the form of the record in the instance's UI.
-pub fn ticket_url(instance: &Url, table: &str, sys_id: &str) -> Option<String> {
-    let mut url = instance.join(&format!("{table}.do")).ok()?;
-    url.query_pairs_mut().append_pair("sys_id", sys_id);
-    Some(url.to_string())
 }
 
 impl Notice<'_> {
@@ -47,7 +41,7 @@ impl Notice<'_> {
                 "table": l.table_name,
                 "number": l.number,
                 "sys_id": l.sys_id,
-                "url": l.sys_id.as_deref().and_then(|id| ticket_url(instance, &l.table_name, id)),
+                "url": l.sys_id.as_deref().and_then(|id| record_link(instance, &l.table_name, id)),
             },
             "actor": self.actor,
             "at": self.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -40,7 +40,7 @@ pub use discovery::{Choice, FieldInfo};
 pub use error::{Disposition, ServiceNowError};
 pub use reference::{ReferenceError, ReferenceKind};
 pub use table::Journal;
-pub use wire::{Record, format_datetime, parse_datetime};
+pub use wire::{Record, format_datetime, parse_datetime, record_link};
 
 use crate::config::{AuthMode, ServiceNowConfig};
 use auth::{Auth, Grant};
@@ -162,6 +162,11 @@ impl Client {
     /// The instance URL, normalised with a trailing `/`.
     pub fn instance_url(&self) -> &url::Url {
         &self.inner.transport.base
+    }
+
+    /// The address of a record in the instance's user interface (`wire::record_link`).
+    pub fn record_link(&self, table: &str, sys_id: &str) -> Option<String> {
+        wire::record_link(self.instance_url(), table, sys_id)
     }
 
     fn transport(&self) -> &Transport {

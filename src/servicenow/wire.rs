@@ -197,6 +197,17 @@ pub(crate) fn has_link(header: &str, rel: &str) -> bool {
         .any(|p| p.contains(&quoted) || p.split(';').any(|s| s.trim() == bare))
 }
 
+/// The address of a record in the instance's user interface:
+/// `{instance}/{table}.do?sys_id={sys_id}`, for people to follow from snowsync's answers.
+/// `None` when the table or the sys_id is not one snowsync would put into a URL.
+pub fn record_link(instance: &url::Url, table: &str, sys_id: &str) -> Option<String> {
+    check_table(table).ok()?;
+    check_sys_id(sys_id).ok()?;
+    let mut url = instance.join(&format!("{table}.do")).ok()?;
+    url.query_pairs_mut().append_pair("sys_id", sys_id);
+    Some(url.into())
+}
+
 /// Table names go into the URL path: lower-case letters, digits and `_` only.
 pub(crate) fn check_table(table: &str) -> Result<(), String> {
     let ok = !table.is_empty()
@@ -312,6 +323,31 @@ mod tests {
     use super::*;
 
     const RECORDED_LINK: &str = "<https://dev130168.service-now.com/api/now/v2/table/incident?query=number%3DINC0000040&display_value=True&sysparm_limit=1&sysparm_offset=0>;rel=\"first\",<https://dev130168.service-now.com/api/now/v2/table/incident?query=number%3DINC0000040&display_value=True&sysparm_limit=1&sysparm_offset=-1>;rel=\"prev\",<https://dev130168.service-now.com/api/now/v2/table/incident?query=number%3DINC0000040&display_value=True&sysparm_limit=1&sysparm_offset=1>;rel=\"next\",<https://dev130168.service-now.com/api/now/v2/table/incident?query=number%3DINC0000040&display_value=True&sysparm_limit=1&sysparm_offset=66>;rel=\"last\"";
+
+    #[test]
+    fn a_record_link_joins_the_instance_the_table_and_the_sys_id() {
+        let check = |instance: &str, table: &str, sys_id: &str, expect: Option<&str>| {
+            let instance = url::Url::parse(instance).expect("url");
+            assert_eq!(record_link(&instance, table, sys_id).as_deref(), expect);
+        };
+        let sys_id = "9d385017c611228701d22104cc95c371";
+        check(
+            "https://dev1.service-now.com/",
+            "incident",
+            sys_id,
+            Some(
+                "https://dev1.service-now.com/incident.do?sys_id=9d385017c611228701d22104cc95c371",
+            ),
+        );
+        check(
+            "http://127.0.0.1:18080/",
+            "sc_request",
+            "abc123",
+            Some("http://127.0.0.1:18080/sc_request.do?sys_id=abc123"),
+        );
+        check("https://dev1.service-now.com/", "../x", sys_id, None);
+        check("https://dev1.service-now.com/", "incident", "a&b=c", None);
+    }
 
     #[test]
     fn link_header_offsets_are_read_per_rel() {

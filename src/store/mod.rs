@@ -114,6 +114,7 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), StoreError> {
 pub mod entity;
 pub mod findings;
 pub mod outbox;
+pub mod queries;
 pub mod sync;
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`

@@ -1,0 +1,139 @@
+//! Read-only queries for the HTTP API: pages of findings with their ticket links, and one
+//! finding with everything stored about it. Nothing here writes or opens a transaction.
+//!
+//! A page costs two statements whatever its size: the findings, then their links in one
+//! batch; never one statement per finding.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::Query;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::entity::{audit, finding, outbox, ticket_link};
+use super::findings;
+use crate::domain::FindingStatus;
+
+/// Which findings a page holds; every filter set narrows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingFilter {
+    pub status: Option<FindingStatus>,
+    pub source: Option<String>,
+    pub check_id: Option<String>,
+    /// The `number` of the linked ticket, e.g. `INC0010001`.
+    pub ticket: Option<String>,
+}
+
+/// One finding and its ticket link, when it has one.
+#[derive(Debug, Clone)]
+pub struct FindingRow {
+    pub finding: finding::Model,
+    pub ticket: Option<ticket_link::Model>,
+}
+
+/// One page of findings, newest first.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub rows: Vec<FindingRow>,
+    /// Whether findings older than the last row match the filter too.
+    pub more: bool,
+}
+
+/// The findings matching `filter` with an id below `before` (all of them without it),
+/// newest first, at most `limit`: keyset pagination on the id, which only grows.
+pub async fn findings_page(
+    db: &impl ConnectionTrait,
+    filter: &FindingFilter,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Page, DbErr> {
+    let mut condition = Condition::all();
+    if let Some(status) = filter.status {
+        condition = condition.add(finding::Column::Status.eq(status));
+    }
+    if let Some(source) = &filter.source {
+        condition = condition.add(finding::Column::Source.eq(source.as_str()));
+    }
+    if let Some(check_id) = &filter.check_id {
+        condition = condition.add(finding::Column::CheckId.eq(check_id.as_str()));
+    }
+    if let Some(number) = &filter.ticket {
+        condition = condition.add(
+            finding::Column::Id.in_subquery(
+                Query::select()
+                    .column(ticket_link::Column::FindingId)
+                    .from(ticket_link::Entity)
+                    .and_where(ticket_link::Column::Number.eq(number.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(before) = before {
+        condition = condition.add(finding::Column::Id.lt(before));
+    }
+    // One row more than asked tells whether another page follows.
+    let mut found = finding::Entity::find()
+        .filter(condition)
+        .order_by_desc(finding::Column::Id)
+        .limit(limit.saturating_add(1))
+        .all(db)
+        .await?;
+    let more = found.len() as u64 > limit;
+    found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let mut links = links_of(db, found.iter().map(|f| f.id)).await?;
+    let rows = found
+        .into_iter()
+        .map(|finding| FindingRow {
+            ticket: links.remove(&finding.id),
+            finding,
+        })
+        .collect();
+    Ok(Page { rows, more })
+}
+
+/// The ticket links of `ids`, in one statement, by finding id.
+async fn links_of(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<HashMap<i64, ticket_link::Model>, DbErr> {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(ticket_link::Entity::find()
+        .filter(ticket_link::Column::FindingId.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|link| (link.finding_id, link))
+        .collect())
+}
+
+/// Everything stored about one finding.
+#[derive(Debug, Clone)]
+pub struct FindingDetail {
+    pub finding: finding::Model,
+    pub ticket: Option<ticket_link::Model>,
+    /// Its outbox rows in `seq` order.
+    pub outbox: Vec<outbox::Model>,
+    /// Its audit trail, oldest first.
+    pub audit: Vec<audit::Model>,
+}
+
+/// The finding `id` with its link, outbox rows and audit trail; `None` when there is none.
+pub async fn finding_detail(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<FindingDetail>, DbErr> {
+    let Some(finding) = findings::get(db, id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(FindingDetail {
+        ticket: findings::link(db, id).await?,
+        outbox: super::outbox::of_finding(db, id).await?,
+        audit: findings::audit_trail(db, id).await?,
+        finding,
+    }))
+}
