@@ -7,7 +7,7 @@ use snowsync::config::AuthMode;
 use snowsync::servicenow::{
     BatchRequest, Client, Disposition, Journal, ReferenceError, ReferenceKind, report,
 };
-use snowsync::sim::SimConfig;
+use snowsync::sim::{FaultRule, Faults, SimConfig};
 
 #[tokio::test]
 async fn paging_collects_every_record_once_over_several_pages() {
@@ -175,6 +175,70 @@ async fn references_resolve_by_name_and_ambiguous_or_unknown_names_are_refused()
     );
     assert!(missing.to_string().contains("`Mainframe`"), "{missing}");
     assert_eq!(missing.classify(), Disposition::GiveUp);
+}
+
+#[tokio::test]
+async fn concurrent_lookups_of_one_name_cost_one_request() {
+    let (sim, client) = start_sim().await;
+    let mut lookups = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let client = client.clone();
+        lookups.spawn(async move {
+            client
+                .resolve_reference(ReferenceKind::User, "abel.tuter")
+                .await
+                .unwrap()
+        });
+    }
+    let ids = lookups.join_all().await;
+    assert!(ids.iter().all(|id| id == &ids[0]));
+    assert_eq!(
+        sim.stats()
+            .await
+            .requests_to("GET", "/api/now/table/sys_user"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_name_that_matches_nothing_is_looked_up_once_for_a_burst_of_deliveries() {
+    let (sim, client) = start_sim().await;
+    for _ in 0..5 {
+        let missing = client
+            .resolve_reference(ReferenceKind::Group, "No Such Group")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(missing, ReferenceError::NotFound { .. }),
+            "{missing:?}"
+        );
+    }
+    assert_eq!(
+        sim.stats()
+            .await
+            .requests_to("GET", "/api/now/table/sys_user_group"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_failed_lookup_is_not_remembered() {
+    let (sim, client) = start_sim().await;
+    sim.set_faults(Faults::none().with_rule(FaultRule::error(500, 1.0)))
+        .await;
+    let failed = client
+        .resolve_reference(ReferenceKind::Group, "Service Desk")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(failed.classify(), Disposition::Retry { .. }),
+        "{failed:?}"
+    );
+    sim.set_faults(Faults::none()).await;
+    client
+        .resolve_reference(ReferenceKind::Group, "Service Desk")
+        .await
+        .expect("asked again once the instance answers");
 }
 
 #[tokio::test]

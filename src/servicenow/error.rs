@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::Method;
 
 /// A failed call to the instance, with what the caller needs to decide what to do next.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ServiceNowError {
     /// The request could not be sent, or the connection broke before an answer came.
     #[error("{method} {endpoint}: cannot reach the instance: {message}")]

@@ -1,9 +1,7 @@
 //! Reference values given by name (assignment group, business service, user) resolved to
 //! sys_ids, with a cache; none or several matches is an error naming the value.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tracing::debug;
@@ -14,6 +12,13 @@ use super::wire::{self, Record};
 
 /// How long a resolved name is trusted before it is looked up again.
 const TTL: Duration = Duration::from_secs(3600);
+
+/// How long "no record" or "several records" is trusted: a burst of findings naming a
+/// missing group costs one lookup, and a fix on the instance is seen within a minute.
+const MISS_TTL: Duration = Duration::from_secs(60);
+
+/// Names kept at most; the least used go first beyond it.
+const CAPACITY: u64 = 10_000;
 
 /// How many matches are fetched to tell one from several, and to list in the error.
 const CANDIDATES: u32 = 5;
@@ -84,26 +89,48 @@ impl ReferenceError {
     }
 }
 
-/// Resolved names, shared by the clones of a client.
-#[derive(Default)]
-pub(crate) struct Cache(Mutex<HashMap<(ReferenceKind, String), (String, Instant)>>);
+/// What a lookup found: kept in the cache, misses included.
+#[derive(Debug, Clone)]
+enum Found {
+    One(String),
+    None,
+    /// `name (sys_id)` of the first few matches.
+    Several(Vec<String>),
+}
 
-impl Cache {
-    fn get(&self, key: &(ReferenceKind, String)) -> Option<String> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(key)
-            .filter(|(_, at)| at.elapsed() < TTL)
-            .map(|(id, _)| id.clone())
+type Key = (ReferenceKind, String);
+
+/// Lookups shared by the clones of a client: bounded, expiring, one request per name at a
+/// time (concurrent deliveries for the same caller wait for the one lookup in flight).
+/// A failed request is not kept, so the next delivery asks again.
+pub(crate) struct Cache(moka::future::Cache<Key, Found>);
+
+impl Default for Cache {
+    fn default() -> Self {
+        Self(
+            moka::future::Cache::builder()
+                .max_capacity(CAPACITY)
+                .expire_after(Freshness)
+                .build(),
+        )
     }
+}
 
-    fn put(&self, key: (ReferenceKind, String), sys_id: String) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(key, (sys_id, Instant::now()));
+/// How long each answer is trusted: a found record for `TTL`, a miss for `MISS_TTL`, so a
+/// record an administrator adds after a failed delivery is seen soon.
+struct Freshness;
+
+impl moka::Expiry<Key, Found> for Freshness {
+    fn expire_after_create(&self, _: &Key, found: &Found, _: Instant) -> Option<Duration> {
+        Some(match found {
+            Found::One(_) => TTL,
+            Found::None | Found::Several(_) => MISS_TTL,
+        })
     }
 }
 
 impl Client {
-    /// The sys_id of the one record `name` names, cached for an hour.
+    /// The sys_id of the one record `name` names, cached (see [`Cache`]).
     ///
     /// When several match and exactly one of them is active, that one is taken.
     pub async fn resolve_reference(
@@ -112,10 +139,6 @@ impl Client {
         name: &str,
     ) -> Result<String, ReferenceError> {
         let value = name.trim();
-        let key = (kind, value.to_owned());
-        if let Some(id) = self.inner.references.get(&key) {
-            return Ok(id);
-        }
         let lookup = |source| ReferenceError::Lookup {
             kind,
             value: value.to_owned(),
@@ -129,17 +152,41 @@ impl Client {
         let query = kind
             .query(value)
             .map_err(|m| lookup(ServiceNowError::InvalidRequest(m)))?;
+        let found = self
+            .inner
+            .references
+            .0
+            .try_get_with((kind, value.to_owned()), self.look_up(kind, &query))
+            .await
+            .map_err(|e| lookup(unshare(&e)))?;
+        match found {
+            Found::One(sys_id) => {
+                debug!(%kind, value, sys_id, "resolved reference");
+                Ok(sys_id)
+            }
+            Found::None => Err(ReferenceError::NotFound {
+                kind,
+                value: value.to_owned(),
+            }),
+            Found::Several(candidates) => Err(ReferenceError::Ambiguous {
+                kind,
+                value: value.to_owned(),
+                candidates,
+            }),
+        }
+    }
+
+    async fn look_up(&self, kind: ReferenceKind, query: &str) -> Result<Found, ServiceNowError> {
         let page = self
             .query_page(
                 kind.table(),
-                &query,
+                query,
                 kind.fields(),
                 CANDIDATES,
                 0,
                 "reference",
             )
-            .await
-            .map_err(lookup)?;
+            .await?;
         let rows = page.rows;
         let chosen = match rows.len() {
             0 => None,
@@ -148,26 +195,21 @@ impl Client {
                 let mut active = rows.iter().filter(|r| r.str("active") != Some("false"));
                 match (active.next(), active.next()) {
                     (Some(one), None) => Some(one),
-                    _ => {
-                        return Err(ReferenceError::Ambiguous {
-                            kind,
-                            value: value.to_owned(),
-                            candidates: rows.iter().map(describe).collect(),
-                        });
-                    }
+                    _ => return Ok(Found::Several(rows.iter().map(describe).collect())),
                 }
             }
         };
-        let Some(sys_id) = chosen.and_then(Record::sys_id) else {
-            return Err(ReferenceError::NotFound {
-                kind,
-                value: value.to_owned(),
-            });
-        };
-        debug!(%kind, value, sys_id, "resolved reference");
-        self.inner.references.put(key, sys_id.to_owned());
-        Ok(sys_id.to_owned())
+        Ok(match chosen.and_then(Record::sys_id) {
+            Some(sys_id) => Found::One(sys_id.to_owned()),
+            None => Found::None,
+        })
     }
+}
+
+/// The cache hands every waiter the one lookup's error behind an `Arc`; each caller gets
+/// its own copy with the same classification.
+fn unshare(e: &std::sync::Arc<ServiceNowError>) -> ServiceNowError {
+    e.as_ref().clone()
 }
 
 fn describe(r: &Record) -> String {
