@@ -399,16 +399,22 @@ fn ticket_payload(plan: &TicketPlan) -> serde_json::Value {
     let references = plan
         .references
         .iter()
-        .map(|(field, (kind, name))| {
+        .filter_map(|(field, (kind, name))| {
             let optional = SUBJECT_REFERENCES.contains(&field.as_str());
-            (
+            // A subject's login may hold what no lookup can carry (a `^`); the ticket goes
+            // out without the reference rather than never.
+            if optional && let Some(why) = kind.unlookable(name) {
+                tracing::info!(field, name = %name, reason = %why, "optional reference cannot be looked up; left empty");
+                return None;
+            }
+            Some((
                 field.clone(),
                 NamedReference {
                     kind: *kind,
                     name: name.clone(),
                     optional,
                 },
-            )
+            ))
         })
         .collect();
     let payload = TicketPayload {
