@@ -127,7 +127,49 @@ impl Visit for EscapingVisitor<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use super::escaped;
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::{EscapedFields, escaped};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn a_line_break_in_a_logged_value_cannot_forge_a_line() {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .fmt_fields(EscapedFields)
+            .with_ansi(false)
+            .with_writer(buffer.clone())
+            .finish();
+        let login = "ana\n2026-01-01T00:00:00Z  INFO forged: admin logged in";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(name = %login, quoted = login, "optional reference\r left empty");
+        });
+        let written = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("utf-8");
+        assert_eq!(written.lines().count(), 1, "{written}");
+        assert!(written.contains("name=ana\\n2026"), "{written}");
+        assert!(written.contains("reference\\r left empty"), "{written}");
+    }
 
     #[test]
     fn control_characters_are_escaped_and_plain_text_is_kept() {

@@ -226,3 +226,19 @@ async fn the_events_endpoint_names_the_missing_or_unknown_field() {
     assert_eq!((status, field.as_str()), (400, "kye"), "{body}");
     app.stop().await;
 }
+
+on_both_engines!(a_nul_in_a_query_parameter_is_a_400_naming_it, |test_db| {
+    let app = TestApp::spawn(test_db.engine).await;
+    for parameter in ["source", "check", "ticket"] {
+        let response = app
+            .http
+            .get(app.url(&format!("/v1/findings?{parameter}=a%00b")))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .expect("request");
+        let (status, field, body) = refusal(response).await;
+        assert_eq!((status, field.as_str()), (400, parameter), "{body}");
+    }
+    app.stop().await;
+});

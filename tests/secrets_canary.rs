@@ -82,9 +82,11 @@ struct Setup {
 
 impl Setup {
     async fn start() -> Self {
-        let mut sim_config = SimConfig::default();
-        sim_config.integration = Account::new("snowsync.integration", PASSWORD, "Integration");
-        sim_config.oauth_client_secret = CLIENT_SECRET.to_owned().into();
+        let sim_config = SimConfig {
+            integration: Account::new("snowsync.integration", PASSWORD, "Integration"),
+            oauth_client_secret: CLIENT_SECRET.to_owned().into(),
+            ..SimConfig::default()
+        };
         let sim = snowsync::sim::spawn(sim_config).await.expect("emulator");
         Self {
             dir: tempfile::tempdir().expect("dir"),

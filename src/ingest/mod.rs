@@ -154,6 +154,11 @@ fn bare_message(err: &serde_json::Error) -> String {
 /// Rewrites serde's messages so they lead with what was expected, at the right path.
 fn field_error(path: &str, err: &serde_json::Error) -> IngestError {
     let message = bare_message(err);
+    let at = if path == "." || path.is_empty() {
+        "(body)"
+    } else {
+        path
+    };
     let join = |name: &str| {
         if path == "." || path.is_empty() {
             name.to_owned()
@@ -177,9 +182,9 @@ fn field_error(path: &str, err: &serde_json::Error) -> IngestError {
     if let Some(rest) = message.strip_prefix("invalid type: ")
         && let Some((found, expected)) = rest.split_once(", expected ")
     {
-        return IngestError::field(path, format!("expected {expected}, found {found}"));
+        return IngestError::field(at, format!("expected {expected}, found {found}"));
     }
-    IngestError::field(path, message)
+    IngestError::field(at, message)
 }
 
 fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
