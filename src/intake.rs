@@ -155,6 +155,8 @@ impl Intake {
             for finding in &unique {
                 prepared.push(self.prepare(finding, event, actor).await?);
             }
+            // Held until the transaction ends: ingest writers take turns in arrival order.
+            let _turn = crate::store::write_turn(&self.db).await;
             let txn = crate::store::begin_write(&self.db).await?;
             let mut recorded = Vec::with_capacity(prepared.len());
             for item in &prepared {

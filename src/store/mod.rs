@@ -124,6 +124,19 @@ pub mod outbox;
 pub mod queries;
 pub mod sync;
 
+/// The turn of one ingest write on SQLite, which has one writer at a time: writers of this
+/// process queue here in arrival order rather than in SQLite's busy handler, which sleeps and
+/// retries with no order, so under a burst one unlucky request could wait past the busy
+/// timeout while later ones get through. `None` on PostgreSQL, whose row locks need no turn.
+/// Nothing may be awaited under a turn but the statements of its own transaction.
+pub async fn write_turn(db: &DatabaseConnection) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => Some(TURN.lock().await),
+        _ => None,
+    }
+}
+
 /// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
 /// (`IMMEDIATE`): a deferred transaction that reads first cannot upgrade after another
 /// writer commits (SQLITE_BUSY_SNAPSHOT), and the busy timeout does not help there.
