@@ -31,17 +31,65 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// A problem with `key`. When `key` holds a secret, serde's description of the value
+    /// it found (`invalid type: integer `12345678`, …`) is cut to the value's type, so a
+    /// mistyped secret is never echoed.
     pub(crate) fn new(
         origin: impl Into<String>,
         key: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
+        let key = key.into();
+        let message = message.into();
+        let message = if is_secret_key(&key) {
+            without_value(&message)
+        } else {
+            message
+        };
         Self {
             origin: origin.into(),
-            key: key.into(),
-            message: message.into(),
+            key,
+            message,
         }
     }
+}
+
+/// The keys that hold secrets, by their last part (`servicenow.password`,
+/// `http.api_keys[0]`, `sources.oort.hmac_secret`, `poller.push_secret`).
+const SECRET_KEYS: [&str; 5] = [
+    "password",
+    "client_secret",
+    "hmac_secret",
+    "push_secret",
+    "api_keys",
+];
+
+fn is_secret_key(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let last = last.split('[').next().unwrap_or(last);
+    SECRET_KEYS.contains(&last)
+}
+
+/// serde's `invalid type: <what> <value>, expected <type>` (and `invalid value: …`) with
+/// the value left out; other messages name no value and are kept.
+fn without_value(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+            let kind = found
+                .split(['`', '"', '\''])
+                .next()
+                .unwrap_or_default()
+                .trim();
+            let expected = match expected {
+                "" => String::new(),
+                "a sequence" => ", expected a list such as [\"…\"]".to_owned(),
+                other => format!(", expected {other}"),
+            };
+            return format!("{prefix}{kind} (value not shown){expected}");
+        }
+    }
+    message.to_owned()
 }
 
 /// The whole, validated configuration.

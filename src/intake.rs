@@ -155,6 +155,8 @@ impl Intake {
             for finding in &unique {
                 prepared.push(self.prepare(finding, event, actor).await?);
             }
+            // Held until the transaction ends: ingest writers take turns in arrival order.
+            let _turn = crate::store::write_turn(&self.db).await;
             let txn = crate::store::begin_write(&self.db).await?;
             let mut recorded = Vec::with_capacity(prepared.len());
             for item in &prepared {
@@ -399,16 +401,22 @@ fn ticket_payload(plan: &TicketPlan) -> serde_json::Value {
     let references = plan
         .references
         .iter()
-        .map(|(field, (kind, name))| {
+        .filter_map(|(field, (kind, name))| {
             let optional = SUBJECT_REFERENCES.contains(&field.as_str());
-            (
+            // A subject's login may hold what no lookup can carry (a `^`); the ticket goes
+            // out without the reference rather than never.
+            if optional && let Some(why) = kind.unlookable(name) {
+                tracing::info!(field, name = %name, reason = %why, "optional reference cannot be looked up; left empty");
+                return None;
+            }
+            Some((
                 field.clone(),
                 NamedReference {
                     kind: *kind,
                     name: name.clone(),
                     optional,
                 },
-            )
+            ))
         })
         .collect();
     let payload = TicketPayload {

@@ -278,28 +278,6 @@ async fn health_readiness_and_metrics_answer() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn readiness_fails_when_servicenow_is_unreachable() {
-    let app = TestApp::spawn(support::Engine::Sqlite).await;
-    app.sim
-        .set_faults(snowsync::sim::Faults {
-            hibernating: true,
-            ..snowsync::sim::Faults::none()
-        })
-        .await;
-    let ready = app
-        .http
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz");
-    assert_eq!(ready.status(), 503);
-    let body: Value = ready.json().await.expect("json");
-    assert_eq!(body["database"], "ok");
-    assert_ne!(body["servicenow"], "ok");
-    app.stop().await;
-}
-
 /// An Oort event failing `users`, as the webhook sends it.
 fn oort_event(users: &[&str]) -> String {
     let mut event: Value = serde_json::from_str(OORT_EVENT).expect("the sample event");

@@ -177,3 +177,143 @@ fn instance_url_gets_a_trailing_slash() {
         "https://acme.service-now.com/"
     );
 }
+
+#[test]
+fn an_api_key_without_brackets_is_refused_without_echoing_it() {
+    let canary = "canary-api-key-0123456789";
+    let err = Config::from_toml(
+        "built-in defaults",
+        "",
+        vars(&[("SNOWSYNC_HTTP__API_KEYS", canary)]),
+    )
+    .expect_err("a bare string is not a list");
+    assert_eq!(err.key, "http.api_keys");
+    assert!(!err.to_string().contains(canary), "{err}");
+    assert!(
+        err.to_string().contains("list"),
+        "says what to write: {err}"
+    );
+}
+
+#[test]
+fn a_numeric_secret_in_the_file_is_refused_without_echoing_it() {
+    for (section, key) in [
+        ("servicenow", "password"),
+        ("servicenow", "client_secret"),
+        ("poller", "push_secret"),
+        ("sources.oort", "hmac_secret"),
+    ] {
+        let text = format!("[{section}]\n{key} = 987654321987\n");
+        let err = Config::from_toml("custom.toml", &text, vars(&[])).expect_err("wrong type");
+        assert!(err.key.ends_with(key), "{err}");
+        assert!(!err.to_string().contains("987654321987"), "{err}");
+        assert!(err.to_string().contains("integer"), "names the type: {err}");
+    }
+    let listed = "[http]\napi_keys = [987654321987654321]\n";
+    let err = Config::from_toml("custom.toml", listed, vars(&[])).expect_err("wrong type");
+    assert!(!err.to_string().contains("987654321987654321"), "{err}");
+}
+
+#[test]
+fn credentials_in_the_instance_url_are_refused_without_echoing_them() {
+    let text = "[servicenow]\ninstance_url = \"https://admin:canary-pw@acme.service-now.com\"\nusername = \"u\"\npassword = \"p\"\n";
+    let err = Config::from_toml("custom.toml", text, vars(&[])).expect_err("credentials");
+    assert_eq!(err.key, "servicenow.instance_url");
+    assert!(!err.to_string().contains("canary-pw"), "{err}");
+}
+
+/// `text` with the credentials basic auth needs, unless it has a `[servicenow]` section.
+fn credentialed(text: &str) -> String {
+    if text.contains("[servicenow]") {
+        text.to_owned()
+    } else {
+        format!("[servicenow]\nusername = \"u\"\npassword = \"p\"\n{text}")
+    }
+}
+
+#[test]
+fn counts_are_bounded_with_a_clear_message() {
+    for (text, key) in [
+        ("[outbox]\nworkers = 100000000000\n", "outbox.workers"),
+        ("[outbox]\nworkers = 0\n", "outbox.workers"),
+        (
+            "[servicenow]\nusername = \"u\"\npassword = \"p\"\nmax_concurrency = 100000000\n",
+            "servicenow.max_concurrency",
+        ),
+        (
+            "[database]\nmax_connections = 4000000\n",
+            "database.max_connections",
+        ),
+    ] {
+        let err = Config::from_toml("custom.toml", &credentialed(text), vars(&[])).expect_err(text);
+        assert_eq!(err.key, key);
+        assert!(err.message.contains("between 1 and"), "{err}");
+    }
+    let float = Config::from_toml(
+        "custom.toml",
+        &credentialed("[outbox]\nworkers = 1e11\n"),
+        vars(&[]),
+    )
+    .expect_err("a float is not a count");
+    assert_eq!(float.key, "outbox.workers");
+    let from_env = Config::from_toml(
+        "built-in defaults",
+        "",
+        vars(&[("SNOWSYNC_OUTBOX__WORKERS", "1e11")]),
+    )
+    .expect_err("a float is not a count");
+    assert_eq!(from_env.key, "outbox.workers");
+}
+
+#[test]
+fn a_webhook_over_plain_http_is_refused_unless_loopback() {
+    let remote = "[sources.oort]\nwebhook_url = \"http://hooks.example.com/in\"\n";
+    let err =
+        Config::from_toml("custom.toml", &credentialed(remote), vars(&[])).expect_err("plain http");
+    assert_eq!(err.key, "sources.oort.webhook_url");
+    assert!(err.message.contains("https"), "{err}");
+    for ok in [
+        "http://127.0.0.1:9000/in",
+        "http://localhost/in",
+        "https://hooks.example.com/in",
+    ] {
+        let text = format!("[sources.oort]\nwebhook_url = \"{ok}\"\n");
+        Config::from_toml("custom.toml", &credentialed(&text), vars(&[])).expect(ok);
+    }
+}
+
+#[test]
+fn a_ca_file_the_client_would_refuse_is_refused_at_load() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (name, content) in [
+        ("empty.pem", "not a certificate\n"),
+        (
+            "garbage.pem",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).expect("write");
+        let text = format!(
+            "[servicenow]\nusername = \"u\"\npassword = \"p\"\nca_file = \"{}\"\n",
+            path.display()
+        );
+        let loaded = Config::from_toml("custom.toml", &text, vars(&[]));
+        // Whatever load accepts, the client must accept too: the same check both.
+        match loaded {
+            Err(err) => assert_eq!(err.key, "servicenow.ca_file", "{err}"),
+            Ok(config) => {
+                snowsync::servicenow::Client::new(&config.servicenow).unwrap_or_else(|e| {
+                    panic!("{name}: load accepted what the client refuses: {e}")
+                });
+            }
+        }
+    }
+    let empty = dir.path().join("empty.pem");
+    let text = format!(
+        "[servicenow]\nusername = \"u\"\npassword = \"p\"\nca_file = \"{}\"\n",
+        empty.display()
+    );
+    let err = Config::from_toml("custom.toml", &text, vars(&[])).expect_err("no certificate");
+    assert!(err.message.contains("no certificate"), "{err}");
+}

@@ -80,3 +80,68 @@ fn bad_lines_are_reported_by_number_and_good_lines_are_committed() {
     let pending = snowsync(&config, &["outbox", "list", "--state", "pending"]);
     assert!(String::from_utf8_lossy(&pending.stdout).contains("create_ticket"));
 }
+
+/// A configuration file for `db` with the starter mappings, in `dir`.
+fn config_for(dir: &std::path::Path, db: &support::TestDb) -> std::path::PathBuf {
+    let schema = db
+        .config
+        .schema
+        .as_ref()
+        .map(|s| format!("schema = \"{s}\"\n"))
+        .unwrap_or_default();
+    let config = dir.join("snowsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\nurl = \"{}\"\n{schema}[servicenow]\nusername = \"u\"\npassword = \"p\"\n[mapping]\nrules_dir = \"{}\"\ntemplates_dir = \"{}\"\n",
+            db.config.url,
+            support::harness::repo_path("mappings").display(),
+            support::harness::repo_path("templates").display(),
+        ),
+    )
+    .expect("config");
+    config
+}
+
+on_both_engines!(
+    an_invalid_utf8_line_or_a_nul_is_reported_by_number_and_the_lines_after_it_are_read,
+    |test_db| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = config_for(dir.path(), &test_db);
+        let good = |login: &str| {
+            support::harness::finding("inactive-users", login)
+                .to_string()
+                .into_bytes()
+        };
+        let mut nul = support::harness::finding("inactive-users", "nul@simubiz.com");
+        nul["title"] = serde_json::json!("a\u{0}b");
+        let mut bytes = good("one@simubiz.com");
+        bytes.extend_from_slice(b"\n{\"source\": \"oort\", \"title\": \"\xff\xfe\"}\n");
+        bytes.extend(nul.to_string().into_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        bytes.extend(good("two@simubiz.com"));
+        bytes.push(b'\n');
+        let file = dir.path().join("findings.jsonl");
+        std::fs::write(&file, bytes).expect("jsonl");
+
+        let output = snowsync(
+            &config,
+            &["ingest", "--no-progress", file.to_str().expect("utf-8")],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(3), "{stderr}");
+        assert!(
+            stderr.contains("findings.jsonl:2: skipped: not valid UTF-8"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("findings.jsonl:3: skipped: title: contains a NUL"),
+            "{stderr}"
+        );
+        assert!(
+            stdout.contains("2 finding(s) recorded (2 new), 2 line(s) skipped"),
+            "the line after the bad ones is read: {stdout}"
+        );
+    }
+);

@@ -38,6 +38,28 @@ pub async fn approval(
     accept(&state, InputFormat::Approval, body).await
 }
 
+/// Refuses a POST whose `Content-Type` says it is not JSON (a form, plain text) with 415.
+/// A request without one is read as JSON, as webhook senders often omit it.
+pub(super) async fn require_json(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, ApiError> {
+    if request.method() == axum::http::Method::POST
+        && let Some(value) = request.headers().get(axum::http::header::CONTENT_TYPE)
+    {
+        let text = value.to_str().unwrap_or("(not text)");
+        let essence = text.split(';').next().unwrap_or_default().trim();
+        let json = essence.eq_ignore_ascii_case("application/json")
+            || essence.to_ascii_lowercase().ends_with("+json");
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                crate::telemetry::escaped(text).into_owned(),
+            ));
+        }
+    }
+    Ok(next.run(request).await)
+}
+
 pub(super) fn read(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -68,6 +90,7 @@ pub(super) fn intake_error(err: IntakeError) -> ApiError {
     match err {
         IntakeError::NotFound(what) => ApiError::NotFound(format!("no open finding {what}")),
         IntakeError::Plan(err) => ApiError::Unprocessable(err),
+        IntakeError::Db(err) => err.into(),
         other => ApiError::Internal(other.into()),
     }
 }
@@ -117,19 +140,10 @@ fn event_body(body: Result<Bytes, BytesRejection>) -> Result<EventBody, ApiError
     json_body(&read(body)?)
 }
 
-/// A JSON body read into `T`; a mismatch is a 400 naming the field's path.
+/// A JSON object body read into `T` as the input formats are read: an array, a NUL or a
+/// mismatch is a 400 naming the field's path.
 pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body)).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::BadRequest {
-            field: if path == "." {
-                "(body)".to_owned()
-            } else {
-                path
-            },
-            message: e.inner().to_string(),
-        }
-    })
+    ingest::from_json(body, &[]).map_err(bad_input)
 }
 
 pub async fn event_by_id(

@@ -1,6 +1,7 @@
 //! The HTTP API: ingest and read endpoints under `/v1` (API key required), health,
 //! readiness and metrics. Handlers parse, hand over to `intake` or read through
-//! `store::queries`, and answer; they never call ServiceNow.
+//! `store::queries`, and answer; they never call ServiceNow (`/readyz` only reports
+//! whether it answers).
 
 mod auth;
 mod error;
@@ -44,12 +45,17 @@ pub fn router(state: AppState) -> Router {
         .route("/events", post(ingest::event_by_key))
         .route("/findings/{id}/events", post(ingest::event_by_id))
         .route("/findings/{id}", get(findings::show))
+        // Inner to the key check: a request without a key is a 401 whatever it sends.
+        .route_layer(middleware::from_fn(ingest::require_json))
         .route_layer(middleware::from_fn_with_state(
             state.keys.clone(),
             auth::require_key,
         ))
         // Signed by the instance rather than keyed: a business rule holds a secret, not a key.
-        .route("/servicenow/events", post(hints::servicenow_event))
+        .route(
+            "/servicenow/events",
+            post(hints::servicenow_event).layer(middleware::from_fn(ingest::require_json)),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY));
     Router::new()
         .nest("/v1", v1)
@@ -63,33 +69,39 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// How long `/readyz` waits for ServiceNow's answer before reporting it as not answering.
+const SERVICENOW_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ready means able to accept and store: the database answers and its schema is current.
+/// ServiceNow is reported beside it and never fails readiness: while it is down the outbox
+/// holds what arrives, which is exactly when sources must keep sending.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let database = state.intake.db.ping().await.map_err(|e| e.to_string());
+    let database = crate::store::ready(&state.intake.db).await;
     // One authenticated read of a record that cannot exist: reachable and allowed to read.
-    let servicenow = state
+    let probe = state
         .servicenow
-        .get("incident", "00000000000000000000000000000000", &["sys_id"])
-        .await
-        .map(drop)
-        .map_err(|e| e.to_string());
-    let shown = |r: &Result<(), String>| match r {
-        Ok(()) => json!("ok"),
-        Err(e) => json!(e),
+        .get("incident", "00000000000000000000000000000000", &["sys_id"]);
+    let servicenow = match tokio::time::timeout(SERVICENOW_PROBE, probe).await {
+        Ok(Ok(_)) => json!("ok"),
+        Ok(Err(e)) => json!(e.to_string()),
+        Err(_) => json!(format!("no answer within {}s", SERVICENOW_PROBE.as_secs())),
     };
-    let status = if database.is_ok() && servicenow.is_ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
+    let status = match &database {
+        Ok(()) => StatusCode::OK,
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database not ready");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
     };
-    if let Err(e) = &database {
-        tracing::warn!(error = %e, "readiness: database unreachable");
-    }
     (
         status,
         Json(json!({
             "status": if status == StatusCode::OK { "ready" } else { "not ready" },
-            "database": shown(&database),
-            "servicenow": shown(&servicenow),
+            "database": match &database {
+                Ok(()) => json!("ok"),
+                Err(e) => json!(e),
+            },
+            "servicenow": servicenow,
         })),
     )
 }

@@ -46,6 +46,10 @@ pub fn query_pairs(
         if pairs.contains_key(name.as_ref()) {
             return Err(bad(&name, "given more than once".to_owned()));
         }
+        // PostgreSQL cannot compare with a NUL, SQLite can: refuse it on both alike.
+        if value.contains('\0') {
+            return Err(bad(&name, "contains a NUL character (%00)".to_owned()));
+        }
         pairs.insert(name.into_owned(), value.into_owned());
     }
     pairs.retain(|_, value| !value.is_empty());
@@ -91,6 +95,7 @@ mod tests {
             field_of(query_pairs(Some("limit=1&limit=2"), known)),
             "limit"
         );
+        assert_eq!(field_of(query_pairs(Some("status=a%00b"), known)), "status");
         let decoded = query_pairs(Some("status=a%20b+c"), known).expect("pairs");
         assert_eq!(decoded["status"], "a b c");
     }

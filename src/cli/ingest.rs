@@ -35,16 +35,35 @@ pub async fn ingest_file(intake: &Intake, path: &Path, progress: bool) -> anyhow
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut report = Report::default();
-    for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let number = index + 1;
-        let line =
-            line.map_err(|e| anyhow::anyhow!("{}:{number}: cannot read: {e}", path.display()))?;
-        bar.inc(line.len() as u64 + 1);
-        if line.trim().is_empty() {
+    let mut reader = std::io::BufReader::new(file);
+    let mut buffer = Vec::new();
+    let mut number = 0;
+    loop {
+        buffer.clear();
+        let read = reader
+            .read_until(b'\n', &mut buffer)
+            .map_err(|e| anyhow::anyhow!("{}:{}: cannot read: {e}", path.display(), number + 1))?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        bar.inc(read as u64);
+        // Bytes, not `lines()`: one line that is not UTF-8 is that line's problem, and the
+        // lines after it are still read.
+        let line = buffer.strip_suffix(b"\n").unwrap_or(&buffer);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         report.lines += 1;
-        let findings = match ingest::detect_and_parse(line.as_bytes()) {
+        if let Err(e) = std::str::from_utf8(line) {
+            report.rejected.push((
+                number,
+                format!("not valid UTF-8 (at byte {})", e.valid_up_to() + 1),
+            ));
+            continue;
+        }
+        let findings = match ingest::detect_and_parse(line) {
             Ok(f) => f,
             Err(e) => {
                 report.rejected.push((number, e.to_string()));

@@ -322,7 +322,10 @@ pub fn describe(config: &Config) -> Vec<String> {
     let set = |present: bool| if present { "set" } else { "not set" };
     let mut lines = vec![
         format!("ok   configuration loaded from {}", config.origin),
-        format!("ok   servicenow.instance_url = {}", sn.instance_url),
+        format!(
+            "ok   servicenow.instance_url = {}",
+            redact::url(sn.instance_url.as_str())
+        ),
         format!(
             "ok   servicenow.auth = {} (user {}, client id {}, password {}, client secret {})",
             match sn.auth {

@@ -28,7 +28,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{IngestError, from_json, non_empty, severity};
+use super::limits::{identifier, optional_identifier, title};
+use super::{IngestError, from_json, severity};
 use crate::domain::{APPROVAL_CHECK_ID, ApprovalRequest, Finding, FindingKind, Severity, Subject};
 
 /// The request fields, as nested in a generic finding.
@@ -56,10 +57,10 @@ impl RawRequest {
     pub(super) fn validate(self, path: &str) -> Result<ApprovalRequest, IngestError> {
         let at = |field: &str| format!("{path}.{field}");
         Ok(ApprovalRequest {
-            request_id: non_empty(&at("request_id"), self.request_id)?,
+            request_id: identifier(&at("request_id"), self.request_id)?,
             computer: self.computer,
-            user: non_empty(&at("user"), self.user)?,
-            application: non_empty(&at("application"), self.application)?,
+            user: identifier(&at("user"), self.user)?,
+            application: title(&at("application"), self.application)?,
             path: self.path,
             hash: self.hash,
             publisher: self.publisher,
@@ -104,12 +105,12 @@ struct Raw {
 }
 
 pub(super) fn parse(body: &[u8]) -> Result<Finding, IngestError> {
-    let raw: Raw = from_json(body)?;
+    let raw: Raw = from_json(body, &[])?;
     let request = ApprovalRequest {
-        request_id: non_empty("request_id", raw.request_id)?,
+        request_id: identifier("request_id", raw.request_id)?,
         computer: raw.computer,
-        user: non_empty("user", raw.user)?,
-        application: non_empty("application", raw.application)?,
+        user: identifier("user", raw.user)?,
+        application: title("application", raw.application)?,
         path: raw.path,
         hash: raw.hash,
         publisher: raw.publisher,
@@ -117,7 +118,7 @@ pub(super) fn parse(body: &[u8]) -> Result<Finding, IngestError> {
         justification: raw.justification,
     };
     let title = match raw.title {
-        Some(title) => non_empty("title", title)?,
+        Some(text) => title("title", text)?,
         None => match &request.computer {
             Some(computer) => format!("Approval request: {} on {computer}", request.application),
             None => format!("Approval request: {}", request.application),
@@ -128,14 +129,14 @@ pub(super) fn parse(body: &[u8]) -> Result<Finding, IngestError> {
         None => Severity::Medium,
     };
     Ok(Finding {
-        source: non_empty("source", raw.source)?,
+        source: identifier("source", raw.source)?,
         kind: FindingKind::Approval,
         check_id: APPROVAL_CHECK_ID.to_owned(),
         title,
         severity,
         subject: Subject {
             login: request.user.clone(),
-            email: raw.user_email,
+            email: optional_identifier("user_email", raw.user_email)?,
             display_name: raw.user_display_name,
             ..Subject::default()
         },

@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::limits::{identifier, optional_identifier, title};
 use super::{IngestError, from_json, non_empty, severity};
 use crate::domain::{APPROVAL_CHECK_ID, Finding, FindingKind, IpAddress, Subject};
 
@@ -92,7 +93,7 @@ pub(super) struct RawSubject {
 }
 
 pub(super) fn parse(body: &[u8]) -> Result<Finding, IngestError> {
-    let raw: Raw = from_json(body)?;
+    let raw: Raw = from_json(body, &["subject", "approval"])?;
     let kind = match raw.kind.as_deref() {
         None => FindingKind::Check,
         Some(text) => FindingKind::parse(text).ok_or_else(|| {
@@ -121,7 +122,7 @@ pub(super) fn parse(body: &[u8]) -> Result<Finding, IngestError> {
                 .subject
                 .ok_or_else(|| IngestError::field("subject", "is required for checks"))?;
             (
-                non_empty("check_id", check_id)?,
+                identifier("check_id", check_id)?,
                 subject.validate("subject")?,
             )
         }
@@ -137,14 +138,14 @@ pub(super) fn parse(body: &[u8]) -> Result<Finding, IngestError> {
                 },
             };
             let check_id = raw.check_id.unwrap_or_else(|| APPROVAL_CHECK_ID.to_owned());
-            (non_empty("check_id", check_id)?, subject)
+            (identifier("check_id", check_id)?, subject)
         }
     };
     Ok(Finding {
-        source: non_empty("source", raw.source)?,
+        source: identifier("source", raw.source)?,
         kind,
         check_id,
-        title: non_empty("title", raw.title)?,
+        title: title("title", raw.title)?,
         severity: severity("severity", &raw.severity)?,
         subject,
         description: raw.description,
@@ -165,8 +166,8 @@ impl RawSubject {
             .map(|(i, v)| ip_address(&format!("{path}.ip_addresses[{i}]"), v))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Subject {
-            login: non_empty(&format!("{path}.login"), self.login)?,
-            email: self.email,
+            login: identifier(&format!("{path}.login"), self.login)?,
+            email: optional_identifier(&format!("{path}.email"), self.email)?,
             display_name: self.display_name,
             status: self.status,
             user_type: self.user_type,

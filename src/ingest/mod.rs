@@ -6,6 +6,7 @@
 
 mod approval;
 mod generic;
+pub mod limits;
 mod oort;
 
 use serde::de::DeserializeOwned;
@@ -73,7 +74,10 @@ pub fn detect_and_parse(line: &[u8]) -> Result<Vec<Finding>, IngestError> {
 pub fn detect(body: &[u8]) -> Result<InputFormat, IngestError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(syntax)?;
     let Some(object) = value.as_object() else {
-        return Err(IngestError::UnknownFormat);
+        return Err(IngestError::field(
+            "(body)",
+            format!("expected a JSON object, found {}", kind_of(&value)),
+        ));
     };
     if object.contains_key("detail") {
         Ok(InputFormat::Oort)
@@ -87,19 +91,49 @@ pub fn detect(body: &[u8]) -> Result<InputFormat, IngestError> {
 }
 
 /// Deserializes `body`, reporting the path of the field that does not fit.
-fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, IngestError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            syntax(inner)
-        } else {
-            field_error(&path, &inner)
+///
+/// The body must be a JSON object, and so must each member named in `objects` when it is
+/// present (serde would otherwise read an array positionally into a struct); every string
+/// in it must pass [`limits::check_document`].
+pub(crate) fn from_json<T: DeserializeOwned>(
+    body: &[u8],
+    objects: &[&str],
+) -> Result<T, IngestError> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(syntax)?;
+    let Some(map) = value.as_object() else {
+        return Err(IngestError::field(
+            "(body)",
+            format!("expected a JSON object, found {}", kind_of(&value)),
+        ));
+    };
+    for name in objects {
+        match map.get(*name) {
+            None | Some(serde_json::Value::Null | serde_json::Value::Object(_)) => {}
+            Some(other) => {
+                return Err(IngestError::field(
+                    *name,
+                    format!("expected an object, found {}", kind_of(other)),
+                ));
+            }
         }
-    })?;
-    de.end().map_err(syntax)?;
-    Ok(value)
+    }
+    limits::check_document(&value)?;
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        field_error(&path, err.inner())
+    })
+}
+
+/// How a JSON value is named in a message.
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 fn syntax(err: serde_json::Error) -> IngestError {
@@ -120,6 +154,11 @@ fn bare_message(err: &serde_json::Error) -> String {
 /// Rewrites serde's messages so they lead with what was expected, at the right path.
 fn field_error(path: &str, err: &serde_json::Error) -> IngestError {
     let message = bare_message(err);
+    let at = if path == "." || path.is_empty() {
+        "(body)"
+    } else {
+        path
+    };
     let join = |name: &str| {
         if path == "." || path.is_empty() {
             name.to_owned()
@@ -143,9 +182,9 @@ fn field_error(path: &str, err: &serde_json::Error) -> IngestError {
     if let Some(rest) = message.strip_prefix("invalid type: ")
         && let Some((found, expected)) = rest.split_once(", expected ")
     {
-        return IngestError::field(path, format!("expected {expected}, found {found}"));
+        return IngestError::field(at, format!("expected {expected}, found {found}"));
     }
-    IngestError::field(path, message)
+    IngestError::field(at, message)
 }
 
 fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {

@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use super::{IngestError, from_json, non_empty, severity};
+use super::limits::{identifier, title};
+use super::{IngestError, from_json, severity};
 use crate::domain::{Finding, FindingKind, Subject};
 
 /// The `source` of findings made from Oort events.
@@ -50,7 +51,7 @@ struct Detail {
 }
 
 pub(super) fn parse(body: &[u8]) -> Result<Vec<Finding>, IngestError> {
-    let envelope: Envelope = from_json(body)?;
+    let envelope: Envelope = from_json(body, &["detail"])?;
     let detail = envelope.detail;
     let occurred_at = match (&detail.published, &envelope.time) {
         (Some(published), _) => super::generic::timestamp("detail.published", published)?,
@@ -62,8 +63,8 @@ pub(super) fn parse(body: &[u8]) -> Result<Vec<Finding>, IngestError> {
             ));
         }
     };
-    let check_id = non_empty("detail.checkId", detail.check_id)?;
-    let title = non_empty("detail.title", detail.title)?;
+    let check_id = identifier("detail.checkId", detail.check_id)?;
+    let title = title("detail.title", detail.title)?;
     let severity = severity("detail.severity", &detail.severity)?;
     let mut attributes = BTreeMap::new();
     for (name, value) in [
@@ -78,7 +79,7 @@ pub(super) fn parse(body: &[u8]) -> Result<Vec<Finding>, IngestError> {
     let mut seen = BTreeSet::new();
     let mut findings = Vec::with_capacity(detail.users_failing.len());
     for (i, user) in detail.users_failing.into_iter().enumerate() {
-        let login = non_empty(&format!("detail.usersFailing[{i}]"), user)?;
+        let login = identifier(&format!("detail.usersFailing[{i}]"), user)?;
         // Oort lists each user once; a repeat would only make the same finding twice.
         if !seen.insert(login.to_lowercase()) {
             continue;

@@ -280,3 +280,21 @@ fn item_result(req: &BatchRequest, item: &WireServiced) -> Result<Option<Record>
         ResultBody::Missing => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::WireAnswer;
+
+    #[test]
+    fn an_answer_parses_whether_its_batch_request_id_is_a_string_or_a_number() {
+        // A real instance answers a string; an instance answering PySNC's number as a
+        // number must not make a delivered batch look failed.
+        for id in ["\"b1\"", "7"] {
+            let text = format!(
+                r#"{{"batch_request_id": {id}, "serviced_requests": [{{"id": "1", "status_code": 201, "headers": [], "body": ""}}], "unserviced_requests": []}}"#
+            );
+            let answer: WireAnswer = serde_json::from_str(&text).expect("an answer");
+            assert_eq!(answer.serviced_requests.len(), 1);
+        }
+    }
+}

@@ -72,6 +72,25 @@ impl fmt::Debug for Client {
     }
 }
 
+/// The certificates of `ca_file`, checked as the client will use them: readable, a PEM
+/// bundle, at least one certificate, and accepted by the TLS stack. Config validation runs
+/// this too, so `check --offline` refuses exactly the files `serve` refuses.
+pub fn ca_certificates(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let shown = path.display();
+    let pem =
+        std::fs::read(path).map_err(|e| format!("servicenow.ca_file: cannot read {shown}: {e}"))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("servicenow.ca_file: {shown} is not a PEM bundle: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("servicenow.ca_file: {shown} holds no certificate"));
+    }
+    reqwest::Client::builder()
+        .tls_certs_merge(certs.clone())
+        .build()
+        .map_err(|e| format!("servicenow.ca_file: {shown} is refused by TLS: {e}"))?;
+    Ok(certs)
+}
+
 impl Client {
     /// Builds the client: TLS with the system roots plus `ca_file`, the proxy from the standard
     /// environment variables (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), the timeouts, the limits
@@ -101,24 +120,7 @@ impl Client {
             .timeout(config.request_timeout)
             .user_agent(concat!("snowsync/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                ServiceNowError::Setup(format!(
-                    "servicenow.ca_file: cannot read {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                ServiceNowError::Setup(format!(
-                    "servicenow.ca_file: {} is not a PEM bundle: {e}",
-                    path.display()
-                ))
-            })?;
-            if certs.is_empty() {
-                return Err(ServiceNowError::Setup(format!(
-                    "servicenow.ca_file: {} holds no certificate",
-                    path.display()
-                )));
-            }
+            let certs = ca_certificates(path).map_err(ServiceNowError::Setup)?;
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder

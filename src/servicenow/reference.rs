@@ -40,6 +40,17 @@ impl ReferenceKind {
         }
     }
 
+    /// Why `name` can never be looked up (a `^`, a line break, a `javascript:` prefix: an
+    /// encoded query cannot carry it), or `None` when it can. Intake drops an optional
+    /// reference that cannot be looked up rather than queue a lookup that must fail.
+    pub fn unlookable(self, name: &str) -> Option<String> {
+        let value = name.trim();
+        if value.is_empty() {
+            return Some("the value is empty".to_owned());
+        }
+        self.query(value).err()
+    }
+
     fn fields(self) -> &'static [&'static str] {
         match self {
             Self::Group | Self::Service => &["name", "active"],

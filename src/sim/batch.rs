@@ -25,9 +25,22 @@ const MAX_ITEM_OUTPUT: usize = 10 * 1024 * 1024;
 
 #[derive(Debug, Deserialize)]
 struct BatchRequest {
-    #[serde(default)]
+    /// A string or a number: ServiceNow's own client (PySNC) sends a JSON number, and real
+    /// instances accept it and answer with its string form (servicenow-api.md, item 13).
+    #[serde(default, deserialize_with = "string_or_number")]
     batch_request_id: String,
     rest_requests: Vec<Item>,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(de: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(de)? {
+        serde_json::Value::String(text) => Ok(text),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        serde_json::Value::Null => Ok(String::new()),
+        other => Err(serde::de::Error::custom(format!(
+            "batch_request_id must be a string or a number, not {other}"
+        ))),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -42,7 +42,8 @@ pub enum StoreError {
     Db(#[from] DbErr),
 }
 
-/// Opens a pool on `config.url`. SQLite gets WAL, a busy timeout and foreign keys on.
+/// Opens a pool on `config.url`. SQLite gets WAL, a busy timeout and foreign keys on;
+/// PostgreSQL gets the busy timeout as its `lock_timeout`.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, StoreError> {
     let engine = Engine::of(&config.url).ok_or(StoreError::UnsupportedUrl)?;
     if engine == Engine::Sqlite {
@@ -56,6 +57,12 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, Stor
     if let (Engine::Postgres, Some(schema)) = (engine, &config.schema) {
         create_schema(&config.url, schema).await?;
         options.set_schema_search_path(schema.clone());
+    }
+    if engine == Engine::Postgres {
+        // The busy timeout's PostgreSQL half: a statement waits this long for a lock, then
+        // fails as "unavailable" (a 503 at the API) instead of holding a request forever.
+        let millis = config.busy_timeout.as_millis().max(1);
+        options.map_sqlx_postgres_opts(move |o| o.options([("lock_timeout", millis)]));
     }
     if engine == Engine::Sqlite {
         let busy = config.busy_timeout;
@@ -117,6 +124,19 @@ pub mod outbox;
 pub mod queries;
 pub mod sync;
 
+/// The turn of one ingest write on SQLite, which has one writer at a time: writers of this
+/// process queue here in arrival order rather than in SQLite's busy handler, which sleeps and
+/// retries with no order, so under a burst one unlucky request could wait past the busy
+/// timeout while later ones get through. `None` on PostgreSQL, whose row locks need no turn.
+/// Nothing may be awaited under a turn but the statements of its own transaction.
+pub async fn write_turn(db: &DatabaseConnection) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => Some(TURN.lock().await),
+        _ => None,
+    }
+}
+
 /// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
 /// (`IMMEDIATE`): a deferred transaction that reads first cannot upgrade after another
 /// writer commits (SQLITE_BUSY_SNAPSHOT), and the busy timeout does not help there.
@@ -127,4 +147,58 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTra
         ..Default::default()
     })
     .await
+}
+
+/// Whether `err` says the database cannot take the request now rather than that the request
+/// is wrong: the pool exhausted or closed, the connection lost, SQLite's write lock still
+/// held when the busy timeout ran out, PostgreSQL's `lock_timeout` reached or the server
+/// shutting down. The API answers these with 503 and `Retry-After`, never 500.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else {
+        return false;
+    };
+    use sea_orm::sqlx::Error;
+    match sqlx.as_ref() {
+        Error::PoolTimedOut | Error::PoolClosed | Error::Io(_) | Error::WorkerCrashed => true,
+        Error::Database(db) => db.code().is_some_and(|code| unavailable_code(&code)),
+        _ => false,
+    }
+}
+
+/// SQLite's (extended) result codes for a busy or locked database, and PostgreSQL's
+/// SQLSTATEs for a lock not granted in time, a lost connection or a server going away.
+fn unavailable_code(code: &str) -> bool {
+    if let Ok(sqlite) = code.parse::<u32>() {
+        // The primary code is the low byte: SQLITE_BUSY (5), SQLITE_LOCKED (6).
+        return matches!(sqlite & 0xff, 5 | 6);
+    }
+    code.starts_with("08") || matches!(code, "55P03" | "57P01" | "57P02" | "57P03" | "53300")
+}
+
+/// Whether the database answers and its schema is the one this build migrates to: what
+/// "ready to accept and store" means for `/readyz`.
+pub async fn ready(db: &DatabaseConnection) -> Result<(), String> {
+    db.ping().await.map_err(|e| e.to_string())?;
+    let pending = Migrator::get_pending_migrations_read_only(db)
+        .await
+        .map_err(|e| e.to_string())?;
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} migration(s) not applied: {}",
+            pending.len(),
+            pending
+                .iter()
+                .map(|m| m.name().to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
 }

@@ -100,3 +100,22 @@ async fn a_batch_needs_authentication_and_a_valid_body() {
             .contains("rest_requests[0]")
     );
 }
+
+#[tokio::test]
+async fn a_numeric_batch_request_id_is_accepted_and_answered_as_a_string() {
+    let sim = TestSim::start().await;
+    // PySNC sends a counter as a JSON number; a real instance answers its string form.
+    let batch = json!({
+        "batch_request_id": 7,
+        "rest_requests": [item("1", "GET", "/api/now/table/incident?sysparm_fields=number", None)]
+    });
+    let (status, body) = sim
+        .send(
+            sim.request(As::Integration, Method::POST, "api/now/v1/batch")
+                .json(&batch),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["batch_request_id"], "7");
+    assert_eq!(body["serviced_requests"][0]["status_code"], 200);
+}

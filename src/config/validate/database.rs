@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use super::positive;
+use super::count;
+
+/// The largest pool; PostgreSQL's default `max_connections` is 100 for the whole server.
+const MAX_CONNECTIONS: u32 = 1_000;
 use crate::config::raw::Database;
 use crate::config::{ConfigError, DatabaseConfig};
 
@@ -32,10 +35,11 @@ pub(super) fn database(origin: &str, db: Database) -> Result<DatabaseConfig, Con
     Ok(DatabaseConfig {
         url,
         schema: db.schema,
-        max_connections: positive(
+        max_connections: count(
             origin,
             "database.max_connections",
             db.max_connections.unwrap_or(10),
+            MAX_CONNECTIONS,
         )?,
         busy_timeout: db.busy_timeout.unwrap_or(Duration::from_secs(5)),
     })

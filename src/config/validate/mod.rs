@@ -97,10 +97,37 @@ fn positive<T: PartialOrd + Default + Copy>(
     }
 }
 
+/// A count between 1 and `max`: each worker, connection or permit costs memory and a
+/// task, so a typo such as `1e11` is refused at load rather than exhausting the machine.
+fn count<T>(origin: &str, key: &str, value: T, max: T) -> Result<T, ConfigError>
+where
+    T: PartialOrd + Default + Copy + std::fmt::Display,
+{
+    if value > T::default() && value <= max {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            origin,
+            key,
+            format!("must be between 1 and {max}, got {value}"),
+        ))
+    }
+}
+
 fn nonzero(origin: &str, key: &str, value: Duration) -> Result<Duration, ConfigError> {
     if value.is_zero() {
         Err(ConfigError::new(origin, key, "must be longer than zero"))
     } else {
         Ok(value)
     }
+}
+
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `::1`); `None` without a host.
+/// Plain http is allowed there only: anywhere else it would carry secrets in the clear.
+fn loopback(url: &url::Url) -> Option<bool> {
+    Some(match url.host()? {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    })
 }

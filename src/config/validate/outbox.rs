@@ -2,14 +2,23 @@
 
 use std::time::Duration;
 
-use super::{nonzero, positive};
+use super::{count, nonzero, positive};
+
+/// The most outbox workers one instance runs; delivery is bounded by
+/// `servicenow.max_concurrency` long before this.
+const MAX_WORKERS: usize = 256;
 use crate::config::raw::Outbox;
 use crate::config::{ConfigError, OutboxConfig, RetryPolicy, ServiceNowConfig};
 
 pub(super) fn outbox(origin: &str, ob: Outbox) -> Result<OutboxConfig, ConfigError> {
     let retry = retry(origin, &ob)?;
     Ok(OutboxConfig {
-        workers: positive(origin, "outbox.workers", ob.workers.unwrap_or(4))?,
+        workers: count(
+            origin,
+            "outbox.workers",
+            ob.workers.unwrap_or(4),
+            MAX_WORKERS,
+        )?,
         lease: nonzero(
             origin,
             "outbox.lease",

@@ -7,7 +7,11 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
-use super::{nonzero, positive, secret};
+use super::{count, nonzero, secret};
+
+/// The most requests in flight to one instance (ServiceNow's own per-node semaphores hold
+/// far fewer).
+const MAX_CONCURRENCY: usize = 256;
 use crate::config::raw::ServiceNow;
 use crate::config::{AuthMode, ConfigError, ServiceNowConfig};
 
@@ -55,10 +59,11 @@ pub(super) fn servicenow(
             "servicenow.request_timeout",
             sn.request_timeout.unwrap_or(Duration::from_secs(30)),
         )?,
-        max_concurrency: positive(
+        max_concurrency: count(
             origin,
             "servicenow.max_concurrency",
             sn.max_concurrency.unwrap_or(8),
+            MAX_CONCURRENCY,
         )?,
         requests_per_second,
         ca_file: sn.ca_file,
@@ -72,12 +77,14 @@ pub fn instance_url(text: &str, allow_insecure_http: bool) -> Result<Url, String
     if url.query().is_some() || url.fragment().is_some() {
         return Err("must not carry a query or a fragment".to_owned());
     }
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err("has no host".to_owned()),
-    };
+    // Credentials in the URL would be printed wherever the URL is; they have their keys.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "must not carry a user name or password (set servicenow.username and servicenow.password)"
+                .to_owned(),
+        );
+    }
+    let loopback = super::loopback(&url).ok_or("has no host")?;
     match url.scheme() {
         "https" => {}
         "http" if loopback || allow_insecure_http => {}
@@ -170,16 +177,17 @@ fn require_credentials(
     }
 }
 
+/// The same check the client makes when it starts (`servicenow::ca_certificates`).
 fn ca_file(origin: &str, ca: &Path) -> Result<(), ConfigError> {
-    if ca.is_file() {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            origin,
-            "servicenow.ca_file",
-            format!("{} is not a file", ca.display()),
-        ))
-    }
+    crate::servicenow::ca_certificates(ca)
+        .map(drop)
+        .map_err(|message| {
+            let message = message
+                .strip_prefix("servicenow.ca_file: ")
+                .unwrap_or(&message)
+                .to_owned();
+            ConfigError::new(origin, "servicenow.ca_file", message)
+        })
 }
 
 fn requests_per_second(origin: &str, value: Option<f64>) -> Result<f64, ConfigError> {

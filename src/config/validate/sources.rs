@@ -39,8 +39,17 @@ pub(super) fn sources(
 fn webhook_url(origin: &str, key: &str, text: &str) -> Result<Url, ConfigError> {
     let url =
         Url::parse(text).map_err(|e| ConfigError::new(origin, key, format!("not a URL ({e})")))?;
+    let loopback =
+        super::loopback(&url).ok_or_else(|| ConfigError::new(origin, key, "has no host"))?;
     match url.scheme() {
-        "http" | "https" => Ok(url),
+        "https" => Ok(url),
+        // A notification carries the finding and its signature: in the clear only locally.
+        "http" if loopback => Ok(url),
+        "http" => Err(ConfigError::new(
+            origin,
+            key,
+            "must use https (http is only allowed for loopback hosts)",
+        )),
         other => Err(ConfigError::new(
             origin,
             key,
