@@ -148,5 +148,11 @@ async fn bench(
         stats.requests_total,
         stats.requests_total as f64 / total.max(1) as f64
     );
+    for (request, count) in &stats.requests {
+        println!(
+            "  {request:<40} {count:>7} ({:.2} per finding)",
+            *count as f64 / total.max(1) as f64
+        );
+    }
     Ok(())
 }
