@@ -68,6 +68,14 @@ pub enum ServiceNowError {
     /// The client could not be built (CA file, TLS set-up, missing credentials).
     #[error("cannot set up the ServiceNow client: {0}")]
     Setup(String),
+    /// A write not sent because the caller's fence refused it (an outbox lease lost or
+    /// about to end): the instance never saw it.
+    #[error("{method} {endpoint}: not sent: {reason}")]
+    Fenced {
+        method: Method,
+        endpoint: String,
+        reason: String,
+    },
     /// A Batch API item the instance left in `unserviced_requests` after every re-send.
     #[error("batch item {id} was not serviced by the instance")]
     Unserviced { id: String },
@@ -93,7 +101,7 @@ impl ServiceNowError {
             Self::Transport { .. } | Self::Timeout { .. } | Self::InstanceUnavailable { .. } => {
                 Disposition::Retry { after: None }
             }
-            Self::Unserviced { .. } => Disposition::Retry { after: None },
+            Self::Unserviced { .. } | Self::Fenced { .. } => Disposition::Retry { after: None },
             Self::Status {
                 status,
                 retry_after,
@@ -121,6 +129,13 @@ impl ServiceNowError {
             Self::Status { status, method, .. } => (500..=599).contains(status) && write(method),
             _ => false,
         }
+    }
+
+    /// True when a write was sent and no answer came (a timeout, a connection broken after
+    /// sending): the instance may still be working on it, and apply it later. An answered
+    /// 5xx is not one: the instance finished with the request when it answered.
+    pub fn is_unanswered_write(&self) -> bool {
+        matches!(self, Self::Timeout { .. } | Self::Transport { .. }) && self.is_ambiguous_write()
     }
 
     /// True when the instance refused the credentials (a final 401, or a refused grant).
