@@ -1,6 +1,8 @@
 //! Outbox workers: claim one due row, deliver it, record the outcome. Nothing else.
 //!
-//! No transaction is open while a row is being delivered: the claim commits first.
+//! No transaction is open while a row is being delivered: the claim commits first. The row
+//! is held by a `Lease` (renewed while the delivery runs, consulted before every write) and
+//! the delivery is cut off after `outbox.delivery_timeout`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,20 +13,25 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::lease::Lease;
 use super::retry::{self, Next};
 use crate::config::OutboxConfig;
+use crate::servicenow::Fence;
 use crate::store::entity::outbox::Model as OutboxRow;
-use crate::store::outbox as rows;
+use crate::store::outbox::{self as rows, ClaimTerms};
 
 /// The outcome of one delivery attempt, decided in one place by the deliverer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
     Done,
     /// A transient failure. `maybe_applied`: ServiceNow may have applied the write.
+    /// `unanswered`: a write got no answer, so the instance may still apply it; the next
+    /// attempt waits the takeover grace, and its lookup then sees the write if it landed.
     Retry {
         after: Option<Duration>,
         reason: String,
         maybe_applied: bool,
+        unanswered: bool,
     },
     /// A permanent failure: the row goes dead with the reason.
     Dead {
@@ -32,9 +39,14 @@ pub enum Delivery {
     },
 }
 
-/// Delivers one outbox row to wherever its operation goes.
+/// Delivers one outbox row to wherever its operation goes, passing every write through
+/// `fence` (the worker's lease) right before it is sent.
 pub trait Deliver: Send + Sync + 'static {
-    fn deliver(&self, row: &OutboxRow) -> impl std::future::Future<Output = Delivery> + Send;
+    fn deliver(
+        &self,
+        row: &OutboxRow,
+        fence: Fence,
+    ) -> impl std::future::Future<Output = Delivery> + Send;
 }
 
 /// Claims and delivers at most one row as `worker`. Returns whether a row was handled.
@@ -44,13 +56,38 @@ pub async fn dispatch_once<D: Deliver>(
     config: &OutboxConfig,
     deliverer: &D,
 ) -> Result<bool, DbErr> {
-    let Some(row) = rows::claim(db, worker, 1, config.lease, Utc::now())
-        .await?
-        .pop()
-    else {
+    let terms = ClaimTerms::of(config);
+    for row in rows::bury_exhausted(db, &terms, Utc::now()).await? {
+        let reason = row.last_error.as_deref().unwrap_or_default();
+        tracing::error!(outbox.id = row.id, op = %row.op, attempts = row.attempts, error = %reason, "delivery dead");
+        metrics::counter!("outbox_dead_total", "op" => row.op.as_str()).increment(1);
+    }
+    let claimed_at = tokio::time::Instant::now();
+    let Some(row) = rows::claim(db, worker, 1, &terms, Utc::now()).await?.pop() else {
         return Ok(false);
     };
-    let outcome = deliverer.deliver(&row).await;
+    let lease = Lease::hold(db.clone(), worker, &row, config.lease, claimed_at);
+    let outcome = tokio::select! {
+        delivered = tokio::time::timeout(config.delivery_timeout, deliverer.deliver(&row, lease.fence())) => {
+            delivered.unwrap_or_else(|_| Delivery::Retry {
+                after: None,
+                reason: format!(
+                    "delivery cut off after {}",
+                    humantime::format_duration(config.delivery_timeout)
+                ),
+                // A write may have been on its way when the delivery was dropped.
+                maybe_applied: true,
+                unanswered: true,
+            })
+        }
+        () = lease.lost() => Delivery::Retry {
+            after: None,
+            reason: "lease lost to another worker during delivery".to_owned(),
+            maybe_applied: true,
+            unanswered: true,
+        },
+    };
+    lease.release();
     settle(db, worker, config, &row, outcome).await?;
     Ok(true)
 }
@@ -72,6 +109,7 @@ async fn settle(
             after,
             reason,
             maybe_applied,
+            unanswered,
         } => {
             match retry::next(
                 &config.retry,
@@ -80,6 +118,13 @@ async fn settle(
                 fastrand::f64(),
             ) {
                 Next::After(delay) => {
+                    // A write without an answer may still land: look for it only once the
+                    // instance has had the grace to apply or drop it.
+                    let delay = if unanswered {
+                        delay.max(config.takeover_grace())
+                    } else {
+                        delay
+                    };
                     let due = now
                         + chrono::Duration::from_std(delay)
                             .unwrap_or(chrono::Duration::seconds(300));
