@@ -504,3 +504,72 @@ on_both_engines!(
         );
     }
 );
+
+/// Runs `sql` with `$1` bound to `at`.
+async fn exec_at(db: &DatabaseConnection, sql: &str, at: chrono::DateTime<Utc>) {
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [at.into()],
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+on_both_engines!(
+    a_claim_reads_only_owed_rows_on_a_large_outbox_with_stale_statistics,
+    |test_db| {
+        let db = test_db.open().await;
+        let yesterday = Utc::now() - chrono::Duration::days(1);
+        // 25,000 findings with a create and a tag row each, all owed when the statistics are
+        // taken, all delivered since.
+        exec_at(
+            &db,
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 25000) \
+             INSERT INTO findings (finding_key, source, kind, check_id, subject, title, severity, status, occurrences, first_seen, last_seen, payload, created_at, updated_at) \
+             SELECT 'bulk/' || n, 'oort', 'check', 'c', 's', 't', 'high', 'resolved', 1, $1, $1, '{}', $1, $1 FROM g",
+            yesterday,
+        )
+        .await;
+        exec_at(
+            &db,
+            "INSERT INTO outbox (finding_id, seq, op, payload, status, attempts, next_attempt_at, maybe_applied, created_at, updated_at) \
+             SELECT f.id, s.seq, CASE WHEN s.seq = 1 THEN 'create_ticket' ELSE 'apply_tags' END, '{}', 'pending', 0, $1, FALSE, $1, $1 \
+             FROM findings f CROSS JOIN (SELECT 1 AS seq UNION ALL SELECT 2) s",
+            yesterday,
+        )
+        .await;
+        db.execute_unprepared(match test_db.engine {
+            support::Engine::Postgres => "ANALYZE outbox",
+            support::Engine::Sqlite => "ANALYZE",
+        })
+        .await
+        .expect("statistics");
+        exec_at(
+            &db,
+            "UPDATE outbox SET status = 'done', attempts = 1, updated_at = $1",
+            yesterday,
+        )
+        .await;
+        for i in 0..5 {
+            record(&db, &format!("fresh{i}"), SourceEvent::Failing).await;
+        }
+        let plan = outbox::claim_plan(&db, &TERMS, Utc::now())
+            .await
+            .expect("plan");
+        assert!(
+            plan.iter().any(|line| line.contains("ix_outbox_owed")),
+            "the claim reads the index of owed rows:\n{}",
+            plan.join("\n")
+        );
+        let claimed = outbox::claim(&db, "w", 10, &TERMS, Utc::now())
+            .await
+            .expect("claim");
+        assert_eq!(
+            claimed.len(),
+            5,
+            "the five fresh creates, nothing delivered"
+        );
+        assert!(claimed.iter().all(|r| r.op == OpKind::CreateTicket));
+    }
+);

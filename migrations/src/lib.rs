@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
 mod m20261204_000001_reverse_sync;
+mod m20261220_000001_outbox_owed_index;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261204_000001_reverse_sync::Migration),
+            Box::new(m20261220_000001_outbox_owed_index::Migration),
         ]
     }
 }
