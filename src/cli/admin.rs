@@ -11,7 +11,7 @@ use crate::domain::FindingStatus;
 use crate::intake;
 use crate::pipeline::Pipeline;
 use crate::store::entity::outbox::Model as OutboxRow;
-use crate::store::outbox::RowStatus;
+use crate::store::outbox::{OpKind, RowStatus};
 use crate::store::{findings, outbox};
 
 fn when(at: DateTime<Utc>) -> String {
@@ -147,6 +147,21 @@ pub async fn outbox_retry(
         }
     }
     Ok((out, all))
+}
+
+/// `outbox retry --state dead [--finding N] [--op OP]`: every dead row that matches,
+/// revived as `outbox_retry` revives one, in delivery order.
+pub async fn outbox_retry_dead(
+    db: &impl ConnectionTrait,
+    finding: Option<i64>,
+    op: Option<OpKind>,
+    pipeline: &Pipeline,
+) -> Result<(String, bool), DbErr> {
+    let ids = outbox::dead_ids(db, finding, op).await?;
+    if ids.is_empty() {
+        return Ok(("no dead rows match\n".to_owned(), true));
+    }
+    outbox_retry(db, &ids, pipeline).await
 }
 
 /// `outbox purge --older-than D`: deletes delivered rows older than `age`.

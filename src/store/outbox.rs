@@ -404,6 +404,27 @@ pub async fn list(
     query.all(db).await
 }
 
+/// The ids of dead rows, of one finding and one operation when given, in delivery order.
+pub async fn dead_ids(
+    db: &impl ConnectionTrait,
+    finding_id: Option<i64>,
+    op: Option<OpKind>,
+) -> Result<Vec<i64>, DbErr> {
+    let mut query = Outbox::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Status.eq(RowStatus::Dead))
+        .order_by_asc(Column::FindingId)
+        .order_by_asc(Column::Seq);
+    if let Some(finding_id) = finding_id {
+        query = query.filter(Column::FindingId.eq(finding_id));
+    }
+    if let Some(op) = op {
+        query = query.filter(Column::Op.eq(op));
+    }
+    query.into_tuple::<i64>().all(db).await
+}
+
 /// One row by id.
 pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<Option<OutboxRow>, DbErr> {
     Outbox::find_by_id(id).one(db).await
