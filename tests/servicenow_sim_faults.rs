@@ -18,7 +18,7 @@ async fn a_429_burst_holds_back_every_caller_until_retry_after_passes() {
     let paused_at = Instant::now();
     assert_eq!(
         first.classify(),
-        Disposition::Retry {
+        Disposition::Outage {
             after: Some(Duration::from_secs(1))
         }
     );
@@ -53,7 +53,7 @@ async fn faults_from_the_instance_are_classified() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(503), "{err}");
-    assert!(matches!(err.classify(), Disposition::Retry { .. }));
+    assert!(matches!(err.classify(), Disposition::Outage { .. }));
     assert!(err.is_ambiguous_write());
 
     sim.set_faults(Faults {

@@ -73,6 +73,7 @@ const SCHEMA: [(&str, &[&str]); 7] = [
             "maybe_applied",
             "created_at",
             "updated_at",
+            "outage_attempts",
         ],
     ),
     ("poll_cursors", &["table_name", "watermark", "updated_at"]),

@@ -69,13 +69,14 @@ fn describe_row(r: &OutboxRow) -> String {
     let payload =
         serde_json::to_string_pretty(&r.payload).unwrap_or_else(|_| r.payload.to_string());
     format!(
-        "id:              {}\nfinding:         {}\nseq:             {}\nop:              {}\nstatus:          {}\nattempts:        {}\nnext attempt:    {}\nlocked by:       {}\nlocked until:    {}\nmaybe applied:   {}\nlast error:      {}\ncreated:         {}\nupdated:         {}\npayload:\n{}\n",
+        "id:              {}\nfinding:         {}\nseq:             {}\nop:              {}\nstatus:          {}\nattempts:        {} ({} during outages, not counted against the limit)\nnext attempt:    {}\nlocked by:       {}\nlocked until:    {}\nmaybe applied:   {}\nlast error:      {}\ncreated:         {}\nupdated:         {}\npayload:\n{}\n",
         r.id,
         r.finding_id,
         r.seq,
         r.op,
         r.status,
         r.attempts,
+        r.outage_attempts,
         when(r.next_attempt_at),
         r.locked_by.as_deref().unwrap_or("-"),
         r.locked_until.map(when).unwrap_or_else(|| "-".to_owned()),

@@ -76,6 +76,12 @@ impl super::Deliver for ServiceNowDeliverer {
                 unanswered: false,
             },
             Err(Failure::Reference(err)) => match err.classify() {
+                Disposition::Outage { after } => Delivery::Outage {
+                    after,
+                    reason: err.to_string(),
+                    maybe_applied: false,
+                    unanswered: false,
+                },
                 Disposition::Retry { after } => Delivery::Retry {
                     after,
                     reason: err.to_string(),
@@ -119,6 +125,12 @@ impl From<ReferenceError> for Failure {
 /// Classifies a client error for the outbox: the client's `classify` decides.
 pub fn from_error(err: &ServiceNowError) -> Delivery {
     match err.classify() {
+        Disposition::Outage { after } => Delivery::Outage {
+            after,
+            reason: err.to_string(),
+            maybe_applied: err.is_ambiguous_write(),
+            unanswered: err.is_unanswered_write(),
+        },
         Disposition::Retry { after } => Delivery::Retry {
             after,
             reason: err.to_string(),

@@ -7,6 +7,7 @@
 pub mod deliver;
 pub mod lease;
 pub mod notify;
+pub mod outage;
 pub mod retry;
 pub mod worker;
 

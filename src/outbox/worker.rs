@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::lease::Lease;
+use super::outage::OutagePause;
 use super::retry::{self, Next};
 use crate::config::OutboxConfig;
 use crate::servicenow::Fence;
@@ -28,6 +29,14 @@ pub enum Delivery {
     /// `unanswered`: a write got no answer, so the instance may still apply it; the next
     /// attempt waits the takeover grace, and its lookup then sees the write if it landed.
     Retry {
+        after: Option<Duration>,
+        reason: String,
+        maybe_applied: bool,
+        unanswered: bool,
+    },
+    /// ServiceNow is unavailable (`Disposition::Outage`): the row is not at fault. It is
+    /// retried without end and without using its attempts, and the pool pauses.
+    Outage {
         after: Option<Duration>,
         reason: String,
         maybe_applied: bool,
@@ -55,6 +64,17 @@ pub async fn dispatch_once<D: Deliver>(
     worker: &str,
     config: &OutboxConfig,
     deliverer: &D,
+) -> Result<bool, DbErr> {
+    dispatch_with(db, worker, config, deliverer, &OutagePause::default()).await
+}
+
+/// `dispatch_once` for a worker of a pool: an outage pauses `outage`, a delivery ends it.
+async fn dispatch_with<D: Deliver>(
+    db: &DatabaseConnection,
+    worker: &str,
+    config: &OutboxConfig,
+    deliverer: &D,
+    outage: &OutagePause,
 ) -> Result<bool, DbErr> {
     let terms = ClaimTerms::of(config);
     for row in rows::bury_exhausted(db, &terms, Utc::now()).await? {
@@ -88,58 +108,80 @@ pub async fn dispatch_once<D: Deliver>(
         },
     };
     lease.release();
-    settle(db, worker, config, &row, outcome).await?;
+    settle(db, worker, config, outage, &row, outcome).await?;
     Ok(true)
+}
+
+/// The delay before a row's next attempt: `delay`, or the takeover grace after a write that
+/// got no answer, since the instance may still apply it and the next attempt looks it up.
+fn after_unanswered(config: &OutboxConfig, delay: Duration, unanswered: bool) -> Duration {
+    if unanswered {
+        delay.max(config.takeover_grace())
+    } else {
+        delay
+    }
+}
+
+fn due_after(now: chrono::DateTime<Utc>, delay: Duration) -> chrono::DateTime<Utc> {
+    now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(300))
 }
 
 async fn settle(
     db: &DatabaseConnection,
     worker: &str,
     config: &OutboxConfig,
+    outage: &OutagePause,
     row: &OutboxRow,
     outcome: Delivery,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
     let kept = match outcome {
         Delivery::Done => {
+            outage.delivered();
             metrics::counter!("outbox_delivered_total", "op" => row.op.as_str()).increment(1);
             rows::complete(db, row, worker, now).await?
+        }
+        Delivery::Outage {
+            after,
+            reason,
+            maybe_applied,
+            unanswered,
+        } => {
+            let pause = outage.outage(&config.retry, after, &reason);
+            let delay = after_unanswered(config, pause, unanswered);
+            tracing::warn!(outbox.id = row.id, op = %row.op, outages = row.outage_attempts + 1, delay = ?delay, error = %reason, "ServiceNow unavailable, will retry; the row keeps its attempts");
+            metrics::counter!("outbox_outage_retries_total", "op" => row.op.as_str()).increment(1);
+            rows::postpone(
+                db,
+                row,
+                worker,
+                due_after(now, delay),
+                &reason,
+                maybe_applied,
+                now,
+            )
+            .await?
         }
         Delivery::Retry {
             after,
             reason,
             maybe_applied,
             unanswered,
-        } => {
-            match retry::next(
-                &config.retry,
-                row.attempts.max(0) as u32,
-                after,
-                fastrand::f64(),
-            ) {
-                Next::After(delay) => {
-                    // A write without an answer may still land: look for it only once the
-                    // instance has had the grace to apply or drop it.
-                    let delay = if unanswered {
-                        delay.max(config.takeover_grace())
-                    } else {
-                        delay
-                    };
-                    let due = now
-                        + chrono::Duration::from_std(delay)
-                            .unwrap_or(chrono::Duration::seconds(300));
-                    tracing::warn!(outbox.id = row.id, op = %row.op, attempt = row.attempts, delay = ?delay, error = %reason, "delivery failed, will retry");
-                    metrics::counter!("outbox_retries_total", "op" => row.op.as_str()).increment(1);
-                    rows::reschedule(db, row, worker, due, &reason, maybe_applied, now).await?
-                }
-                Next::GiveUp => {
-                    let reason = format!("gave up after {} attempts: {reason}", row.attempts);
-                    tracing::error!(outbox.id = row.id, op = %row.op, error = %reason, "delivery dead");
-                    metrics::counter!("outbox_dead_total", "op" => row.op.as_str()).increment(1);
-                    rows::bury(db, row, worker, &reason, now).await?
-                }
+        } => match retry::next(&config.retry, rows::spent(row), after, fastrand::f64()) {
+            Next::After(delay) => {
+                let delay = after_unanswered(config, delay, unanswered);
+                let due = due_after(now, delay);
+                tracing::warn!(outbox.id = row.id, op = %row.op, attempt = row.attempts, delay = ?delay, error = %reason, "delivery failed, will retry");
+                metrics::counter!("outbox_retries_total", "op" => row.op.as_str()).increment(1);
+                rows::reschedule(db, row, worker, due, &reason, maybe_applied, now).await?
             }
-        }
+            Next::GiveUp => {
+                let reason = format!("gave up after {} attempts: {reason}", rows::spent(row));
+                tracing::error!(outbox.id = row.id, op = %row.op, error = %reason, "delivery dead");
+                metrics::counter!("outbox_dead_total", "op" => row.op.as_str()).increment(1);
+                rows::bury(db, row, worker, &reason, now).await?
+            }
+        },
         Delivery::Dead { reason } => {
             tracing::error!(outbox.id = row.id, op = %row.op, error = %reason, "delivery dead");
             metrics::counter!("outbox_dead_total", "op" => row.op.as_str()).increment(1);
@@ -172,16 +214,16 @@ impl WorkerPool {
         shutdown: CancellationToken,
     ) -> Self {
         let mut tasks = JoinSet::new();
+        let outage = Arc::new(OutagePause::default());
         for n in 0..config.workers {
-            let worker = format!("{instance}-{n}");
-            let (db, config, deliverer, wake, shutdown) = (
-                db.clone(),
-                config.clone(),
-                deliverer.clone(),
-                wake.clone(),
-                shutdown.clone(),
-            );
-            tasks.spawn(async move { work(db, worker, config, deliverer, wake, shutdown).await });
+            let worker = Worker {
+                name: format!("{instance}-{n}"),
+                db: db.clone(),
+                config: config.clone(),
+                outage: outage.clone(),
+            };
+            let (deliverer, wake, shutdown) = (deliverer.clone(), wake.clone(), shutdown.clone());
+            tasks.spawn(async move { work(worker, deliverer, wake, shutdown).await });
         }
         Self { tasks }
     }
@@ -192,16 +234,31 @@ impl WorkerPool {
     }
 }
 
-async fn work<D: Deliver>(
+/// One worker of a pool and what it shares with the others.
+struct Worker {
+    name: String,
     db: DatabaseConnection,
-    worker: String,
     config: OutboxConfig,
+    outage: Arc<OutagePause>,
+}
+
+async fn work<D: Deliver>(
+    w: Worker,
     deliverer: Arc<D>,
     wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
+    let worker = w.name.as_str();
     while !shutdown.is_cancelled() {
-        match dispatch_once(&db, &worker, &config, deliverer.as_ref()).await {
+        // While ServiceNow is unavailable nobody claims: the pause ends by itself.
+        if let Some(left) = w.outage.remaining() {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(left) => {}
+            }
+            continue;
+        }
+        match dispatch_with(&w.db, worker, &w.config, deliverer.as_ref(), &w.outage).await {
             Ok(true) => {
                 // There may be more due rows, and the row just settled may have unblocked its
                 // finding's next one: pass the wake on, one worker at a time. A permit is kept
@@ -215,7 +272,7 @@ async fn work<D: Deliver>(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = wake.notified() => {}
-            _ = tokio::time::sleep(config.idle_poll) => {}
+            _ = tokio::time::sleep(w.config.idle_poll) => {}
         }
     }
     tracing::debug!(worker, "outbox worker stopped");

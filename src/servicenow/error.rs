@@ -84,37 +84,44 @@ pub enum ServiceNowError {
 /// What a caller does after a failed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
-    /// Transient: try again later, not before `after` when the instance said so.
+    /// The instance is not serving us (down, hibernating, overloaded, rate limiting, or
+    /// refusing our credentials): nothing is wrong with the request, and it will pass once
+    /// the instance is back. Try again later, not before `after` when the instance said so.
+    Outage { after: Option<Duration> },
+    /// Transient, and about this request: try again later, a bounded number of times.
     Retry { after: Option<Duration> },
-    /// Permanent: trying again will fail the same way.
+    /// Permanent: the instance refused the request itself; trying again fails the same way.
     GiveUp,
 }
 
 impl ServiceNowError {
-    /// The one place that decides retry or give up.
+    /// The one place that decides outage, retry or give up.
     ///
-    /// Connection failures, timeouts, 408, 429, 5xx and an unavailable instance are retried
-    /// (honouring `Retry-After`); 400, 403, 404 and other 4xx are not. A 401 reaching the
-    /// caller already survived the client's re-authentication, so it is permanent too.
+    /// Connection failures, timeouts, an unavailable instance, 408, 429, 5xx and refused
+    /// credentials (a 401 that survived the client's re-authentication, a refused grant) are
+    /// outages, honouring `Retry-After`. A batch item left unserviced, a write the caller's
+    /// fence kept back and an undecodable success are retried. 400, 403, 404 and other 4xx
+    /// refuse the request's content and are given up, as are requests that cannot be built.
     pub fn classify(&self) -> Disposition {
         match self {
-            Self::Transport { .. } | Self::Timeout { .. } | Self::InstanceUnavailable { .. } => {
+            Self::Transport { .. }
+            | Self::Timeout { .. }
+            | Self::InstanceUnavailable { .. }
+            | Self::Auth { .. } => Disposition::Outage { after: None },
+            Self::Unserviced { .. } | Self::Fenced { .. } | Self::Decode { .. } => {
                 Disposition::Retry { after: None }
             }
-            Self::Unserviced { .. } | Self::Fenced { .. } => Disposition::Retry { after: None },
             Self::Status {
                 status,
                 retry_after,
                 ..
             } => match status {
-                408 | 429 | 500..=599 => Disposition::Retry {
+                401 | 408 | 429 | 500..=599 => Disposition::Outage {
                     after: *retry_after,
                 },
                 _ => Disposition::GiveUp,
             },
-            Self::Decode { .. } | Self::Auth { .. } | Self::InvalidRequest(_) | Self::Setup(_) => {
-                Disposition::GiveUp
-            }
+            Self::InvalidRequest(_) | Self::Setup(_) => Disposition::GiveUp,
         }
     }
 
@@ -204,26 +211,27 @@ mod tests {
     #[test]
     fn classification_table() {
         let secs = |s| Some(Duration::from_secs(s));
-        let retry = |after| Disposition::Retry { after };
+        let outage = |after| Disposition::Outage { after };
+        let retry = Disposition::Retry { after: None };
         let cases: Vec<(ServiceNowError, Disposition, bool)> = vec![
             (status(400, Method::POST, None), Disposition::GiveUp, false),
-            (status(401, Method::GET, None), Disposition::GiveUp, false),
+            (status(401, Method::GET, None), outage(None), false),
             (status(403, Method::PATCH, None), Disposition::GiveUp, false),
             (status(404, Method::GET, None), Disposition::GiveUp, false),
             (status(405, Method::POST, None), Disposition::GiveUp, false),
-            (status(408, Method::GET, None), retry(None), false),
-            (status(429, Method::POST, secs(7)), retry(secs(7)), false),
-            (status(429, Method::GET, None), retry(None), false),
-            (status(500, Method::POST, None), retry(None), true),
-            (status(502, Method::GET, None), retry(None), false),
-            (status(503, Method::PATCH, secs(30)), retry(secs(30)), true),
+            (status(408, Method::GET, None), outage(None), false),
+            (status(429, Method::POST, secs(7)), outage(secs(7)), false),
+            (status(429, Method::GET, None), outage(None), false),
+            (status(500, Method::POST, None), outage(None), true),
+            (status(502, Method::GET, None), outage(None), false),
+            (status(503, Method::PATCH, secs(30)), outage(secs(30)), true),
             (
                 ServiceNowError::Timeout {
                     method: Method::POST,
                     endpoint: "x".into(),
                     after: Duration::from_secs(30),
                 },
-                retry(None),
+                outage(None),
                 true,
             ),
             (
@@ -232,7 +240,7 @@ mod tests {
                     endpoint: "x".into(),
                     after: Duration::from_secs(30),
                 },
-                retry(None),
+                outage(None),
                 false,
             ),
             (
@@ -242,7 +250,7 @@ mod tests {
                     message: "refused".into(),
                     sent: false,
                 },
-                retry(None),
+                outage(None),
                 false,
             ),
             (
@@ -252,7 +260,7 @@ mod tests {
                     message: "reset".into(),
                     sent: true,
                 },
-                retry(None),
+                outage(None),
                 true,
             ),
             (
@@ -261,7 +269,7 @@ mod tests {
                     endpoint: "x".into(),
                     reason: "HTML page".into(),
                 },
-                retry(None),
+                outage(None),
                 false,
             ),
             (
@@ -270,7 +278,7 @@ mod tests {
                     endpoint: "x".into(),
                     message: "bad".into(),
                 },
-                Disposition::GiveUp,
+                retry,
                 false,
             ),
             (
@@ -278,7 +286,17 @@ mod tests {
                     grant: "password",
                     message: "refused".into(),
                 },
-                Disposition::GiveUp,
+                outage(None),
+                false,
+            ),
+            (ServiceNowError::Unserviced { id: "1".into() }, retry, false),
+            (
+                ServiceNowError::Fenced {
+                    method: Method::POST,
+                    endpoint: "x".into(),
+                    reason: "lease lost".into(),
+                },
+                retry,
                 false,
             ),
             (

@@ -61,6 +61,7 @@ pub async fn enqueue(
         locked_until: Set(None),
         last_error: Set(None),
         maybe_applied: Set(false),
+        outage_attempts: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -187,7 +188,7 @@ fn due_rows_sql(now: &str, expired_before: &str, max_attempts: &str, limit: &str
          WHERE o.status IN ('{pending}', '{in_flight}') \
            AND ((o.status = '{pending}' AND o.next_attempt_at <= {now}) \
                 OR (o.status = '{in_flight}' AND o.locked_until < {expired_before} \
-                    AND o.attempts < {max_attempts})) \
+                    AND o.attempts - o.outage_attempts < {max_attempts})) \
            AND NOT EXISTS ( \
              SELECT 1 FROM outbox p \
              WHERE p.finding_id = o.finding_id AND p.seq < o.seq \
@@ -244,8 +245,8 @@ pub async fn bury_exhausted(
     let sql = format!(
         "UPDATE outbox SET status = '{dead}', locked_by = NULL, locked_until = NULL, \
            updated_at = $1, \
-           last_error = 'gave up after ' || CAST(attempts AS TEXT) || ' attempts: the lease of the last one expired before its worker settled it' \
-         WHERE status = '{in_flight}' AND locked_until < $2 AND attempts >= $3 \
+           last_error = 'gave up after ' || CAST(attempts - outage_attempts AS TEXT) || ' attempts: the lease of the last one expired before its worker settled it' \
+         WHERE status = '{in_flight}' AND locked_until < $2 AND attempts - outage_attempts >= $3 \
          RETURNING *",
         in_flight = RowStatus::InFlight,
         dead = RowStatus::Dead,
@@ -343,6 +344,39 @@ pub async fn reschedule(
     .await
 }
 
+/// Puts the claimed row back after a ServiceNow outage, at `next_attempt_at`: like
+/// `reschedule`, and the attempt is counted as an outage, so it does not use up the row's
+/// attempts.
+pub async fn postpone(
+    db: &impl ConnectionTrait,
+    row: &OutboxRow,
+    worker: &str,
+    next_attempt_at: DateTime<Utc>,
+    error: &str,
+    maybe_applied: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    settle(db, row, worker, RowStatus::Pending, now, |u| {
+        u.col_expr(Column::NextAttemptAt, Expr::value(next_attempt_at))
+            .col_expr(Column::LastError, Expr::value(error))
+            .col_expr(
+                Column::MaybeApplied,
+                Expr::value(row.maybe_applied || maybe_applied),
+            )
+            .col_expr(
+                Column::OutageAttempts,
+                Expr::col(Column::OutageAttempts).add(1),
+            )
+    })
+    .await
+}
+
+/// The attempts of `row` that count against `max_attempts`: every claim but those that met
+/// an outage.
+pub fn spent(row: &OutboxRow) -> u32 {
+    u32::try_from(row.attempts - row.outage_attempts).unwrap_or(0)
+}
+
 /// Gives the claimed row up: `dead`, with the reason, until an operator revives it.
 pub async fn bury(
     db: &impl ConnectionTrait,
@@ -372,6 +406,7 @@ pub async fn revive(
     let result = update
         .col_expr(Column::Status, Expr::value(RowStatus::Pending))
         .col_expr(Column::Attempts, Expr::value(0))
+        .col_expr(Column::OutageAttempts, Expr::value(0))
         .col_expr(Column::NextAttemptAt, Expr::value(now))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.eq(id))
