@@ -159,7 +159,19 @@ pub struct OutboxConfig {
     pub lease: Duration,
     /// How long an idle worker waits before looking for due rows again.
     pub idle_poll: Duration,
+    /// The longest one delivery may take, waits included; it is cut off after that.
+    pub delivery_timeout: Duration,
     pub retry: RetryPolicy,
+}
+
+impl OutboxConfig {
+    /// How long after a lease expired another worker waits before taking the row over, and
+    /// how long a write that got no answer is given before its row is tried again: the
+    /// instance has by then applied or dropped whatever the previous attempt sent.
+    /// It is `delivery_timeout`, the longest a delivery can have run.
+    pub fn takeover_grace(&self) -> Duration {
+        self.delivery_timeout
+    }
 }
 
 /// Exponential backoff with optional full jitter; `Retry-After` from the server wins.

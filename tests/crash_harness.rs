@@ -292,6 +292,7 @@ api_keys = ["{API_KEY}"]
 [outbox]
 workers = 4
 lease = "5s"
+delivery_timeout = "6s"
 idle_poll = "20ms"
 max_attempts = 40
 initial = "10ms"

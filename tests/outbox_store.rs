@@ -8,9 +8,13 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use snowsync::domain::{FindingKind, SourceEvent};
 use snowsync::store::findings::{self, FindingRecord, Planned, PlannedFor};
-use snowsync::store::outbox::{self, OpKind, RowStatus};
+use snowsync::store::outbox::{self, ClaimTerms, OpKind, RowStatus};
 
-const LEASE: Duration = Duration::from_secs(60);
+const TERMS: ClaimTerms = ClaimTerms {
+    lease: Duration::from_secs(60),
+    grace: Duration::from_secs(120),
+    max_attempts: 12,
+};
 
 fn finding(key: &str) -> FindingRecord {
     FindingRecord {
@@ -77,7 +81,7 @@ async fn record(db: &DatabaseConnection, key: &str, event: SourceEvent) -> findi
 /// Claims the next due row as `worker` and acknowledges it as delivered, as the worker does once
 /// ServiceNow has accepted the write.
 async fn deliver_next_row(db: &DatabaseConnection, worker: &str) {
-    let row = outbox::claim(db, worker, 1, LEASE, Utc::now())
+    let row = outbox::claim(db, worker, 1, &TERMS, Utc::now())
         .await
         .expect("claim")
         .remove(0);
@@ -106,7 +110,7 @@ on_both_engines!(
         let db = test_db.open().await;
         record(&db, "k", SourceEvent::Failing).await;
         record(&db, "k", SourceEvent::Resolved).await;
-        let first = outbox::claim(&db, "w1", 10, LEASE, Utc::now())
+        let first = outbox::claim(&db, "w1", 10, &TERMS, Utc::now())
             .await
             .expect("claim");
         assert_eq!(
@@ -114,7 +118,7 @@ on_both_engines!(
             ["create_ticket"]
         );
         assert!(
-            outbox::claim(&db, "w2", 10, LEASE, Utc::now())
+            outbox::claim(&db, "w2", 10, &TERMS, Utc::now())
                 .await
                 .expect("claim")
                 .is_empty(),
@@ -125,7 +129,7 @@ on_both_engines!(
                 .await
                 .expect("ack")
         );
-        let second = outbox::claim(&db, "w2", 10, LEASE, Utc::now())
+        let second = outbox::claim(&db, "w2", 10, &TERMS, Utc::now())
             .await
             .expect("claim");
         assert_eq!(
@@ -139,7 +143,7 @@ on_both_engines!(rows_of_different_findings_are_claimed_together, |test_db| {
     let db = test_db.open().await;
     record(&db, "a", SourceEvent::Failing).await;
     record(&db, "b", SourceEvent::Failing).await;
-    let claimed = outbox::claim(&db, "w1", 10, LEASE, Utc::now())
+    let claimed = outbox::claim(&db, "w1", 10, &TERMS, Utc::now())
         .await
         .expect("claim");
     assert_eq!(claimed.len(), 2);
@@ -151,13 +155,13 @@ on_both_engines!(
     |test_db| {
         let db = test_db.open().await;
         record(&db, "k", SourceEvent::Failing).await;
-        let stale = outbox::claim(&db, "dead-worker", 1, LEASE, Utc::now())
+        let stale = outbox::claim(&db, "dead-worker", 1, &TERMS, Utc::now())
             .await
             .expect("claim")
             .remove(0);
         assert!(!stale.maybe_applied);
         rewind_leases(&db).await;
-        let taken = outbox::claim(&db, "live-worker", 1, LEASE, Utc::now())
+        let taken = outbox::claim(&db, "live-worker", 1, &TERMS, Utc::now())
             .await
             .expect("claim")
             .remove(0);
@@ -210,7 +214,7 @@ on_both_engines!(a_claimed_update_is_not_coalesced_into, |test_db| {
     deliver_next_row(&db, "w").await;
     deliver_next_row(&db, "w").await;
     record(&db, "k", SourceEvent::Failing).await;
-    let update = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+    let update = outbox::claim(&db, "w", 1, &TERMS, Utc::now())
         .await
         .expect("claim")
         .remove(0);
@@ -229,7 +233,7 @@ on_both_engines!(a_dead_tag_row_does_not_hold_back_the_ticket, |test_db| {
     let db = test_db.open().await;
     record(&db, "k", SourceEvent::Failing).await;
     deliver_next_row(&db, "w").await;
-    let tags = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+    let tags = outbox::claim(&db, "w", 1, &TERMS, Utc::now())
         .await
         .expect("claim")
         .remove(0);
@@ -237,7 +241,7 @@ on_both_engines!(a_dead_tag_row_does_not_hold_back_the_ticket, |test_db| {
         .await
         .expect("bury");
     record(&db, "k", SourceEvent::Resolved).await;
-    let next = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+    let next = outbox::claim(&db, "w", 1, &TERMS, Utc::now())
         .await
         .expect("claim");
     assert_eq!(
@@ -251,7 +255,7 @@ on_both_engines!(
     |test_db| {
         let db = test_db.open().await;
         let recorded = record(&db, "k", SourceEvent::Failing).await;
-        let create = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+        let create = outbox::claim(&db, "w", 1, &TERMS, Utc::now())
             .await
             .expect("claim")
             .remove(0);
@@ -259,7 +263,7 @@ on_both_engines!(
             .await
             .expect("bury");
         assert!(
-            outbox::claim(&db, "w", 5, LEASE, Utc::now())
+            outbox::claim(&db, "w", 5, &TERMS, Utc::now())
                 .await
                 .expect("claim")
                 .is_empty()
@@ -269,7 +273,7 @@ on_both_engines!(
                 .await
                 .expect("revive")
         );
-        let revived = outbox::claim(&db, "w", 5, LEASE, Utc::now())
+        let revived = outbox::claim(&db, "w", 5, &TERMS, Utc::now())
             .await
             .expect("claim");
         assert_eq!(revived.len(), 1);
@@ -285,7 +289,7 @@ on_both_engines!(
     |test_db| {
         let db = test_db.open().await;
         record(&db, "k", SourceEvent::Failing).await;
-        let row = outbox::claim(&db, "w", 1, LEASE, Utc::now())
+        let row = outbox::claim(&db, "w", 1, &TERMS, Utc::now())
             .await
             .expect("claim")
             .remove(0);
@@ -304,15 +308,21 @@ on_both_engines!(
         db.close().await.expect("close");
         let reopened = test_db.open().await;
         assert!(
-            outbox::claim(&reopened, "w", 1, LEASE, Utc::now())
+            outbox::claim(&reopened, "w", 1, &TERMS, Utc::now())
                 .await
                 .expect("claim")
                 .is_empty(),
             "not due yet"
         );
-        let later = outbox::claim(&reopened, "w", 1, LEASE, due + chrono::Duration::seconds(1))
-            .await
-            .expect("claim");
+        let later = outbox::claim(
+            &reopened,
+            "w",
+            1,
+            &TERMS,
+            due + chrono::Duration::seconds(1),
+        )
+        .await
+        .expect("claim");
         assert_eq!(later.len(), 1);
         assert_eq!(
             later[0].last_error.as_deref(),
@@ -334,7 +344,7 @@ on_both_engines!(concurrent_claimers_never_share_a_row, |test_db| {
             // Every round delivers at least one of the 80 rows, so more rounds mean a row that
             // never settles.
             for _ in 0..=80 {
-                let got = outbox::claim(&db, &format!("w{w}"), 3, LEASE, Utc::now())
+                let got = outbox::claim(&db, &format!("w{w}"), 3, &TERMS, Utc::now())
                     .await
                     .expect("claim");
                 if got.is_empty() {
@@ -412,3 +422,154 @@ on_both_engines!(every_transition_is_audited, |test_db| {
         ]
     );
 });
+
+on_both_engines!(
+    takeovers_count_as_attempts_and_stop_at_max_attempts,
+    |test_db| {
+        let db = test_db.open().await;
+        let terms = ClaimTerms {
+            max_attempts: 3,
+            ..TERMS
+        };
+        let recorded = record(&db, "k", SourceEvent::Failing).await;
+        let create = recorded.outbox_ids[0];
+        // Each worker claims the row and stalls; each later one arrives after lease and grace.
+        let past_lease_and_grace = chrono::Duration::from_std(terms.lease + terms.grace)
+            .expect("span")
+            + chrono::Duration::seconds(1);
+        let mut now = Utc::now();
+        for attempt in 1..=3 {
+            let claimed = outbox::claim(&db, &format!("w{attempt}"), 1, &terms, now)
+                .await
+                .expect("claim");
+            assert_eq!(
+                claimed
+                    .iter()
+                    .map(|r| (r.id, r.attempts))
+                    .collect::<Vec<_>>(),
+                [(create, attempt)]
+            );
+            now += past_lease_and_grace;
+        }
+        assert!(
+            outbox::claim(&db, "w4", 1, &terms, now)
+                .await
+                .expect("claim")
+                .is_empty(),
+            "no fourth attempt"
+        );
+        let buried = outbox::bury_exhausted(&db, &terms, now)
+            .await
+            .expect("bury");
+        assert_eq!(buried.iter().map(|r| r.id).collect::<Vec<_>>(), [create]);
+        let row = outbox::get(&db, create).await.expect("get").expect("row");
+        assert_eq!((row.status, row.attempts), (RowStatus::Dead, 3));
+        assert!(
+            row.last_error
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("gave up after 3 attempts"),
+            "{:?}",
+            row.last_error
+        );
+    }
+);
+
+on_both_engines!(
+    an_expired_lease_is_not_taken_over_before_the_grace,
+    |test_db| {
+        let db = test_db.open().await;
+        record(&db, "k", SourceEvent::Failing).await;
+        let now = Utc::now();
+        outbox::claim(&db, "stalled", 1, &TERMS, now)
+            .await
+            .expect("claim")
+            .remove(0);
+        let expired = now + chrono::Duration::from_std(TERMS.lease).expect("lease");
+        let within_grace = expired + chrono::Duration::from_std(TERMS.grace).expect("grace");
+        assert!(
+            outbox::claim(&db, "other", 1, &TERMS, within_grace)
+                .await
+                .expect("claim")
+                .is_empty(),
+            "the old worker's writes may still land"
+        );
+        let after_grace = within_grace + chrono::Duration::seconds(1);
+        assert_eq!(
+            outbox::claim(&db, "other", 1, &TERMS, after_grace)
+                .await
+                .expect("claim")
+                .len(),
+            1
+        );
+    }
+);
+
+/// Runs `sql` with `$1` bound to `at`.
+async fn exec_at(db: &DatabaseConnection, sql: &str, at: chrono::DateTime<Utc>) {
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [at.into()],
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+on_both_engines!(
+    a_claim_reads_only_owed_rows_on_a_large_outbox_with_stale_statistics,
+    |test_db| {
+        let db = test_db.open().await;
+        let yesterday = Utc::now() - chrono::Duration::days(1);
+        // 25,000 findings with a create and a tag row each, all owed when the statistics are
+        // taken, all delivered since.
+        exec_at(
+            &db,
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 25000) \
+             INSERT INTO findings (finding_key, source, kind, check_id, subject, title, severity, status, occurrences, first_seen, last_seen, payload, created_at, updated_at) \
+             SELECT 'bulk/' || n, 'oort', 'check', 'c', 's', 't', 'high', 'resolved', 1, $1, $1, '{}', $1, $1 FROM g",
+            yesterday,
+        )
+        .await;
+        exec_at(
+            &db,
+            "INSERT INTO outbox (finding_id, seq, op, payload, status, attempts, next_attempt_at, maybe_applied, created_at, updated_at) \
+             SELECT f.id, s.seq, CASE WHEN s.seq = 1 THEN 'create_ticket' ELSE 'apply_tags' END, '{}', 'pending', 0, $1, FALSE, $1, $1 \
+             FROM findings f CROSS JOIN (SELECT 1 AS seq UNION ALL SELECT 2) s",
+            yesterday,
+        )
+        .await;
+        db.execute_unprepared(match test_db.engine {
+            support::Engine::Postgres => "ANALYZE outbox",
+            support::Engine::Sqlite => "ANALYZE",
+        })
+        .await
+        .expect("statistics");
+        exec_at(
+            &db,
+            "UPDATE outbox SET status = 'done', attempts = 1, updated_at = $1",
+            yesterday,
+        )
+        .await;
+        for i in 0..5 {
+            record(&db, &format!("fresh{i}"), SourceEvent::Failing).await;
+        }
+        let plan = outbox::claim_plan(&db, &TERMS, Utc::now())
+            .await
+            .expect("plan");
+        assert!(
+            plan.iter().any(|line| line.contains("ix_outbox_owed")),
+            "the claim reads the index of owed rows:\n{}",
+            plan.join("\n")
+        );
+        let claimed = outbox::claim(&db, "w", 10, &TERMS, Utc::now())
+            .await
+            .expect("claim");
+        assert_eq!(
+            claimed.len(),
+            5,
+            "the five fresh creates, nothing delivered"
+        );
+        assert!(claimed.iter().all(|r| r.op == OpKind::CreateTicket));
+    }
+);

@@ -44,19 +44,19 @@ async fn status_server() -> Server {
 async fn every_row_of_the_classification_table_holds_over_http() {
     let server = status_server().await;
     let client = Client::new(&config(&server.base, AuthMode::Basic)).unwrap();
-    let retry = |s: Option<u64>| Disposition::Retry {
+    let outage = |s: Option<u64>| Disposition::Outage {
         after: s.map(Duration::from_secs),
     };
     // status, disposition, ambiguous for a write (PATCH)
     let table = [
         (400, Disposition::GiveUp, false),
-        (401, Disposition::GiveUp, false),
+        (401, outage(None), false),
         (403, Disposition::GiveUp, false),
         (404, Disposition::GiveUp, false),
-        (408, retry(None), false),
-        (429, retry(Some(1)), false),
-        (500, retry(None), true),
-        (503, retry(Some(2)), true),
+        (408, outage(None), false),
+        (429, outage(Some(1)), false),
+        (500, outage(None), true),
+        (503, outage(Some(2)), true),
     ];
     for (status, disposition, ambiguous) in table {
         let mut fields = serde_json::Map::new();
@@ -123,7 +123,7 @@ async fn a_request_without_an_answer_times_out_and_a_timed_out_write_is_ambiguou
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceNowError::Timeout { .. }), "{err:?}");
-    assert_eq!(err.classify(), Disposition::Retry { after: None });
+    assert_eq!(err.classify(), Disposition::Outage { after: None });
     assert!(err.is_ambiguous_write());
     let read = client.get("incident", "abc", &[]).await.unwrap_err();
     assert!(matches!(read, ServiceNowError::Timeout { .. }));
@@ -144,7 +144,7 @@ async fn a_refused_connection_is_retryable_and_never_ambiguous() {
         matches!(err, ServiceNowError::Transport { sent: false, .. }),
         "{err:?}"
     );
-    assert_eq!(err.classify(), Disposition::Retry { after: None });
+    assert_eq!(err.classify(), Disposition::Outage { after: None });
     assert!(!err.is_ambiguous_write());
 }
 
@@ -183,7 +183,7 @@ async fn the_hibernating_instance_page_is_an_error_not_a_success() {
             err.to_string().contains("Instance Hibernating page"),
             "{err}"
         );
-        assert_eq!(err.classify(), Disposition::Retry { after: None });
+        assert_eq!(err.classify(), Disposition::Outage { after: None });
     }
 }
 
@@ -244,7 +244,7 @@ async fn a_429_with_retry_after_holds_back_every_caller_until_it_passes() {
     let first = client.query("incident", "", &[], 10).await.unwrap_err();
     assert_eq!(
         first.classify(),
-        Disposition::Retry {
+        Disposition::Outage {
             after: Some(Duration::from_secs(1))
         }
     );

@@ -192,7 +192,7 @@ async fn the_recorded_display_value_patch_is_read() {
 }
 
 #[tokio::test]
-async fn the_recorded_401s_in_both_wordings_are_clear_permanent_auth_errors() {
+async fn the_recorded_401s_in_both_wordings_are_clear_auth_errors_the_outbox_waits_out() {
     for (file, message) in [
         (
             "issue_kafka_playground_table_get_401.json",
@@ -223,7 +223,7 @@ async fn the_recorded_401s_in_both_wordings_are_clear_permanent_auth_errors() {
             other => panic!("{file}: expected a 401 status error, got {other:?}"),
         }
         assert!(err.is_auth());
-        assert_eq!(err.classify(), Disposition::GiveUp);
+        assert_eq!(err.classify(), Disposition::Outage { after: None });
         assert!(err.to_string().contains(message), "{err}");
         assert_eq!(server.seen().len(), 1, "basic auth cannot re-authenticate");
     }

@@ -188,7 +188,7 @@ async fn revoked_client_credentials_are_renewed_with_a_new_grant() {
 }
 
 #[tokio::test]
-async fn a_refused_password_grant_is_a_permanent_auth_error() {
+async fn a_refused_password_grant_is_an_auth_error_the_outbox_waits_out() {
     let sim = start(SimConfig::default()).await;
     let mut config = sim_config(&sim, AuthMode::OauthPassword);
     config.password = Some(SecretString::from("wrong-password"));
@@ -205,13 +205,13 @@ async fn a_refused_password_grant_is_a_permanent_auth_error() {
         "{err:?}"
     );
     assert!(err.is_auth());
-    assert_eq!(err.classify(), Disposition::GiveUp);
+    assert_eq!(err.classify(), Disposition::Outage { after: None });
     assert!(err.to_string().contains("access_denied"), "{err}");
     assert_eq!(token_requests(&sim).await, 1, "one grant, no retry loop");
 }
 
 #[tokio::test]
-async fn a_wrong_basic_password_is_a_permanent_401() {
+async fn a_wrong_basic_password_is_a_final_401_the_outbox_waits_out() {
     let sim = start(SimConfig::default()).await;
     let mut config = sim_config(&sim, AuthMode::Basic);
     config.password = Some(SecretString::from("wrong-password"));
@@ -222,7 +222,7 @@ async fn a_wrong_basic_password_is_a_permanent_401() {
         .unwrap_err();
     assert_eq!(err.status(), Some(401), "{err}");
     assert!(err.is_auth());
-    assert_eq!(err.classify(), Disposition::GiveUp);
+    assert_eq!(err.classify(), Disposition::Outage { after: None });
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -18,7 +18,7 @@ async fn a_429_burst_holds_back_every_caller_until_retry_after_passes() {
     let paused_at = Instant::now();
     assert_eq!(
         first.classify(),
-        Disposition::Retry {
+        Disposition::Outage {
             after: Some(Duration::from_secs(1))
         }
     );
@@ -53,7 +53,7 @@ async fn faults_from_the_instance_are_classified() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(503), "{err}");
-    assert!(matches!(err.classify(), Disposition::Retry { .. }));
+    assert!(matches!(err.classify(), Disposition::Outage { .. }));
     assert!(err.is_ambiguous_write());
 
     sim.set_faults(Faults {
@@ -110,4 +110,48 @@ async fn requests_are_counted_and_timed_per_operation_and_status() {
     ] {
         assert!(text.contains(series), "{series} missing from:\n{text}");
     }
+}
+
+/// A fence that refuses every write, naming why.
+struct Refusing;
+
+impl snowsync::servicenow::WriteFence for Refusing {
+    fn admit(&self, _lasting: Duration) -> snowsync::servicenow::FenceFuture<'_> {
+        Box::pin(async { Err("lease lost".to_owned()) })
+    }
+}
+
+#[tokio::test]
+async fn a_write_the_fence_refuses_is_not_sent() {
+    let (sim, client) = start_sim().await;
+    let fenced = client.fenced(std::sync::Arc::new(Refusing));
+    let err = fenced
+        .create("incident", &fields(&[("short_description", "x")]), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceNowError::Fenced { .. }), "{err:?}");
+    assert!(err.to_string().contains("lease lost"), "{err}");
+    assert!(!err.is_ambiguous_write(), "the instance never saw it");
+    assert_eq!(
+        sim.stats()
+            .await
+            .requests_to("POST", "/api/now/table/incident"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn reads_do_not_pass_through_the_fence() {
+    let (sim, client) = start_sim().await;
+    let fenced = client.fenced(std::sync::Arc::new(Refusing));
+    fenced
+        .query("incident", "", &[], 1)
+        .await
+        .expect("a read is not a write");
+    assert_eq!(
+        sim.stats()
+            .await
+            .requests_to("GET", "/api/now/table/incident"),
+        1
+    );
 }

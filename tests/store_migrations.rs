@@ -73,6 +73,7 @@ const SCHEMA: [(&str, &[&str]); 7] = [
             "maybe_applied",
             "created_at",
             "updated_at",
+            "outage_attempts",
         ],
     ),
     ("poll_cursors", &["table_name", "watermark", "updated_at"]),
@@ -99,10 +100,11 @@ const SCHEMA: [(&str, &[&str]); 7] = [
 ];
 
 /// The indexes the migrations name (`ix_` and `ux_`), by name.
-const NAMED_INDEXES: [&str; 7] = [
+const NAMED_INDEXES: [&str; 8] = [
     "ix_audit_finding",
     "ix_findings_key",
     "ix_outbox_due",
+    "ix_outbox_owed",
     "ix_ticket_links_correlation",
     "ux_findings_open_key",
     "ux_outbox_finding_seq",

@@ -312,3 +312,77 @@ on_both_engines!(
         );
     }
 );
+
+on_both_engines!(
+    outbox_retry_of_dead_rows_revives_only_those_matching_the_finding_and_operation,
+    |test_db| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let broken = PLAIN.replace(
+            "caller = \"none\"",
+            "caller = \"none\"\nassignment_group = \"Servce Desk\"",
+        );
+        mappings(dir.path(), &broken);
+        let h = Harness::with(test_db.engine, SimConfig::default(), dir.path(), "basic").await;
+        let a = h
+            .failing(&finding("inactive-users", "ana.souza@simubiz.com"))
+            .await;
+        let b = h
+            .failing(&finding("inactive-users", "li.wei@simubiz.com"))
+            .await;
+        h.drain().await;
+        let fixed = PLAIN.replace(
+            "caller = \"none\"",
+            "caller = \"none\"\nassignment_group = \"Service Desk\"",
+        );
+        mappings(dir.path(), &fixed);
+        let pipeline = snowsync::pipeline::load(&h.config.mapping).expect("fixed mappings");
+        let status = |id| {
+            let db = h.db.clone();
+            async move { outbox::of_finding(&db, id).await.expect("rows")[0].status }
+        };
+        use snowsync::operation::OpKind;
+        use snowsync::store::outbox::RowStatus;
+
+        let (report, all) = snowsync::cli::admin::outbox_retry_dead(
+            &h.db,
+            Some(a.finding_id),
+            Some(OpKind::UpdateTicket),
+            &pipeline,
+        )
+        .await
+        .expect("retry");
+        assert!(all && report.contains("no dead rows match"), "{report}");
+        assert_eq!(
+            (status(a.finding_id).await, status(b.finding_id).await),
+            (RowStatus::Dead, RowStatus::Dead)
+        );
+
+        let (report, all) = snowsync::cli::admin::outbox_retry_dead(
+            &h.db,
+            Some(a.finding_id),
+            Some(OpKind::CreateTicket),
+            &pipeline,
+        )
+        .await
+        .expect("retry");
+        assert!(all, "{report}");
+        assert_eq!(
+            (status(a.finding_id).await, status(b.finding_id).await),
+            (RowStatus::Pending, RowStatus::Dead)
+        );
+
+        let (report, all) = snowsync::cli::admin::outbox_retry_dead(&h.db, None, None, &pipeline)
+            .await
+            .expect("retry");
+        assert!(
+            all && report.contains("rendered from the current mappings"),
+            "{report}"
+        );
+        h.drain().await;
+        assert_eq!(
+            (status(a.finding_id).await, status(b.finding_id).await),
+            (RowStatus::Done, RowStatus::Done)
+        );
+        assert_eq!(h.stats().await.tables["incident"].records, 2);
+    }
+);

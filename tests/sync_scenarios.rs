@@ -320,7 +320,8 @@ on_both_engines!(
         h.failing(&finding("inactive-users", "omar.haddad@simubiz.com"))
             .await;
         // A worker claims the create, sends it, and dies before recording anything.
-        let ghost = outbox::claim(&h.db, "ghost", 1, h.config.outbox.lease, chrono::Utc::now())
+        let terms = outbox::ClaimTerms::of(&h.config.outbox);
+        let ghost = outbox::claim(&h.db, "ghost", 1, &terms, chrono::Utc::now())
             .await
             .expect("claim")
             .remove(0);
@@ -332,17 +333,25 @@ on_both_engines!(
             .create(&payload.table, &fields, &["sys_id"])
             .await
             .expect("the ghost's create reached ServiceNow");
-        // Its lease runs out; another worker takes the row over.
+        // Its lease runs out, and the grace after it; another worker takes the row over.
         let later = chrono::Utc::now()
-            + chrono::Duration::from_std(h.config.outbox.lease).expect("lease")
+            + chrono::Duration::from_std(terms.lease + terms.grace).expect("lease")
             + chrono::Duration::seconds(1);
-        let taken = outbox::claim(&h.db, "live", 1, h.config.outbox.lease, later)
+        let taken = outbox::claim(&h.db, "live", 1, &terms, later)
             .await
             .expect("claim")
             .remove(0);
         assert_eq!(taken.id, ghost.id);
         assert!(taken.maybe_applied);
-        let delivery = snowsync::outbox::Deliver::deliver(&h.deliverer, &taken).await;
+        let lease = snowsync::outbox::lease::Lease::hold(
+            h.db.clone(),
+            "live",
+            &taken,
+            terms.lease,
+            tokio::time::Instant::now(),
+        );
+        let delivery =
+            snowsync::outbox::Deliver::deliver(&h.deliverer, &taken, lease.fence()).await;
         assert_eq!(delivery, snowsync::outbox::Delivery::Done);
         assert!(
             outbox::complete(&h.db, &taken, "live", chrono::Utc::now())

@@ -6,6 +6,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial;
 mod m20261204_000001_reverse_sync;
+mod m20261205_000001_outbox_owed_index;
+mod m20261205_000002_outbox_outage_attempts;
 
 pub struct Migrator;
 
@@ -15,6 +17,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial::Migration),
             Box::new(m20261204_000001_reverse_sync::Migration),
+            Box::new(m20261205_000001_outbox_owed_index::Migration),
+            Box::new(m20261205_000002_outbox_outage_attempts::Migration),
         ]
     }
 }

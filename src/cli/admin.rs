@@ -11,7 +11,7 @@ use crate::domain::FindingStatus;
 use crate::intake;
 use crate::pipeline::Pipeline;
 use crate::store::entity::outbox::Model as OutboxRow;
-use crate::store::outbox::RowStatus;
+use crate::store::outbox::{OpKind, RowStatus};
 use crate::store::{findings, outbox};
 
 fn when(at: DateTime<Utc>) -> String {
@@ -69,13 +69,14 @@ fn describe_row(r: &OutboxRow) -> String {
     let payload =
         serde_json::to_string_pretty(&r.payload).unwrap_or_else(|_| r.payload.to_string());
     format!(
-        "id:              {}\nfinding:         {}\nseq:             {}\nop:              {}\nstatus:          {}\nattempts:        {}\nnext attempt:    {}\nlocked by:       {}\nlocked until:    {}\nmaybe applied:   {}\nlast error:      {}\ncreated:         {}\nupdated:         {}\npayload:\n{}\n",
+        "id:              {}\nfinding:         {}\nseq:             {}\nop:              {}\nstatus:          {}\nattempts:        {} ({} during outages, not counted against the limit)\nnext attempt:    {}\nlocked by:       {}\nlocked until:    {}\nmaybe applied:   {}\nlast error:      {}\ncreated:         {}\nupdated:         {}\npayload:\n{}\n",
         r.id,
         r.finding_id,
         r.seq,
         r.op,
         r.status,
         r.attempts,
+        r.outage_attempts,
         when(r.next_attempt_at),
         r.locked_by.as_deref().unwrap_or("-"),
         r.locked_until.map(when).unwrap_or_else(|| "-".to_owned()),
@@ -147,6 +148,21 @@ pub async fn outbox_retry(
         }
     }
     Ok((out, all))
+}
+
+/// `outbox retry --state dead [--finding N] [--op OP]`: every dead row that matches,
+/// revived as `outbox_retry` revives one, in delivery order.
+pub async fn outbox_retry_dead(
+    db: &impl ConnectionTrait,
+    finding: Option<i64>,
+    op: Option<OpKind>,
+    pipeline: &Pipeline,
+) -> Result<(String, bool), DbErr> {
+    let ids = outbox::dead_ids(db, finding, op).await?;
+    if ids.is_empty() {
+        return Ok(("no dead rows match\n".to_owned(), true));
+    }
+    outbox_retry(db, &ids, pipeline).await
 }
 
 /// `outbox purge --older-than D`: deletes delivered rows older than `age`.

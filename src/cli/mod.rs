@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::{AuthMode, Config, LogFormat};
 use crate::domain::FindingStatus;
-use crate::store::outbox::RowStatus;
+use crate::store::outbox::{OpKind, RowStatus};
 use crate::{pipeline, redact, servicenow, shutdown, store, telemetry};
 
 pub mod admin;
@@ -107,10 +107,21 @@ pub enum OutboxCommand {
     },
     /// Show one row with its payload
     Show { id: i64 },
-    /// Revive dead rows: pending again, attempts reset, due now
+    /// Revive dead rows: pending again, attempts reset, due now, payload rendered again
+    /// from the current mappings. By id, or every dead row (`--state dead`), optionally of
+    /// one finding (`--finding`) or one operation (`--op`)
     Retry {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "state", conflicts_with_all = ["state", "finding", "op"])]
         ids: Vec<i64>,
+        /// Every row in this state; only `dead` rows can be retried
+        #[arg(long, value_enum)]
+        state: Option<RowStatus>,
+        /// With --state: only rows of this finding
+        #[arg(long, requires = "state")]
+        finding: Option<i64>,
+        /// With --state: only rows of this operation
+        #[arg(long, value_enum, requires = "state")]
+        op: Option<OpKind>,
     },
     /// Delete delivered rows older than a duration
     Purge {
@@ -194,9 +205,22 @@ async fn outbox_command(config: Config, command: OutboxCommand) -> anyhow::Resul
             Some(text) => (text, true),
             None => (format!("no outbox row {id}\n"), false),
         },
-        OutboxCommand::Retry { ids } => {
+        OutboxCommand::Retry {
+            ids,
+            state,
+            finding,
+            op,
+        } => {
             let pipeline = pipeline::load(&config.mapping)?;
-            admin::outbox_retry(&db, &ids, &pipeline).await?
+            match state {
+                None => admin::outbox_retry(&db, &ids, &pipeline).await?,
+                Some(RowStatus::Dead) => {
+                    admin::outbox_retry_dead(&db, finding, op, &pipeline).await?
+                }
+                Some(other) => anyhow::bail!(
+                    "outbox retry --state {other}: only dead rows can be retried (--state dead)"
+                ),
+            }
         }
         OutboxCommand::Purge { older_than } => (admin::outbox_purge(&db, older_than).await?, true),
     };

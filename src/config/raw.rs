@@ -79,6 +79,8 @@ pub(super) struct Outbox {
     pub(super) lease: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     pub(super) idle_poll: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub(super) delivery_timeout: Option<Duration>,
     pub(super) max_attempts: Option<u32>,
     #[serde(default, with = "humantime_serde")]
     pub(super) initial: Option<Duration>,

@@ -2,16 +2,18 @@
 //! turns a stored payload into client calls and a client error into a `Delivery`.
 //!
 //! Exactly one ticket per finding: a create that may already have reached ServiceNow
-//! (`maybe_applied`) looks its correlation id up before creating again.
+//! (`maybe_applied`) looks its correlation id up before creating again, and every write goes
+//! through a client fenced by the worker's lease.
+//! A database error is always a retry, never a verdict on the row.
 
 use chrono::Utc;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::{Map, Value};
 
 use super::Delivery;
 use super::notify::Notifier;
 use crate::operation::{NotifyPayload, OpKind, TicketPayload};
-use crate::servicenow::{Client, Disposition, Record, ReferenceError, ServiceNowError};
+use crate::servicenow::{Client, Disposition, Fence, Record, ReferenceError, ServiceNowError};
 use crate::store::entity::outbox::Model as OutboxRow;
 use crate::store::findings::{self, TicketSnapshot};
 
@@ -36,11 +38,15 @@ pub struct ServiceNowDeliverer {
 }
 
 impl super::Deliver for ServiceNowDeliverer {
-    async fn deliver(&self, row: &OutboxRow) -> Delivery {
+    async fn deliver(&self, row: &OutboxRow, fence: Fence) -> Delivery {
         let op = row.op;
         if op == OpKind::NotifySource {
             return match serde_json::from_value::<NotifyPayload>(row.payload.clone()) {
-                Ok(p) => self.notifier.notify(&p.source, &p.body).await,
+                Ok(p) => {
+                    self.notifier
+                        .notify(&p.source, &p.body, fence.as_ref())
+                        .await
+                }
                 Err(e) => Delivery::Dead {
                     reason: format!("stored payload is not a notification: {e}"),
                 },
@@ -54,19 +60,33 @@ impl super::Deliver for ServiceNowDeliverer {
                 };
             }
         };
+        let client = self.client.fenced(fence);
         let result = match op {
-            OpKind::CreateTicket => self.create(row, &payload).await,
-            OpKind::ApplyTags => self.tag(row, &payload).await,
-            _ => self.update(row, &payload).await,
+            OpKind::CreateTicket => self.create(&client, row, &payload).await,
+            OpKind::ApplyTags => self.tag(&client, row, &payload).await,
+            _ => self.update(&client, row, &payload).await,
         };
         match result {
             Ok(delivery) => delivery,
             Err(Failure::ServiceNow(err)) => from_error(&err),
+            Err(Failure::Store(err)) => Delivery::Retry {
+                after: None,
+                reason: format!("cannot read the ticket link: {err}"),
+                maybe_applied: false,
+                unanswered: false,
+            },
             Err(Failure::Reference(err)) => match err.classify() {
+                Disposition::Outage { after } => Delivery::Outage {
+                    after,
+                    reason: err.to_string(),
+                    maybe_applied: false,
+                    unanswered: false,
+                },
                 Disposition::Retry { after } => Delivery::Retry {
                     after,
                     reason: err.to_string(),
                     maybe_applied: false,
+                    unanswered: false,
                 },
                 Disposition::GiveUp => Delivery::Dead {
                     reason: err.to_string(),
@@ -76,10 +96,18 @@ impl super::Deliver for ServiceNowDeliverer {
     }
 }
 
-/// Why a delivery step failed: a ServiceNow call, or a name that resolves to no single record.
+/// Why a delivery step failed: a ServiceNow call, a name that resolves to no single record,
+/// or the database (always transient: it says nothing about the row).
 enum Failure {
     ServiceNow(ServiceNowError),
     Reference(ReferenceError),
+    Store(DbErr),
+}
+
+impl From<DbErr> for Failure {
+    fn from(err: DbErr) -> Self {
+        Self::Store(err)
+    }
 }
 
 impl From<ServiceNowError> for Failure {
@@ -97,10 +125,17 @@ impl From<ReferenceError> for Failure {
 /// Classifies a client error for the outbox: the client's `classify` decides.
 pub fn from_error(err: &ServiceNowError) -> Delivery {
     match err.classify() {
+        Disposition::Outage { after } => Delivery::Outage {
+            after,
+            reason: err.to_string(),
+            maybe_applied: err.is_ambiguous_write(),
+            unanswered: err.is_unanswered_write(),
+        },
         Disposition::Retry { after } => Delivery::Retry {
             after,
             reason: err.to_string(),
             maybe_applied: err.is_ambiguous_write(),
+            unanswered: err.is_unanswered_write(),
         },
         Disposition::GiveUp => Delivery::Dead {
             reason: err.to_string(),
@@ -132,10 +167,14 @@ impl ServiceNowDeliverer {
         Ok(fields)
     }
 
-    async fn create(&self, row: &OutboxRow, payload: &TicketPayload) -> Result<Delivery, Failure> {
+    async fn create(
+        &self,
+        client: &Client,
+        row: &OutboxRow,
+        payload: &TicketPayload,
+    ) -> Result<Delivery, Failure> {
         if row.maybe_applied && !payload.correlation_id.is_empty() {
-            let found = self
-                .client
+            let found = client
                 .find_by_correlation_id(&payload.table, &payload.correlation_id, &TICKET_FIELDS)
                 .await?;
             if let Some(existing) = found.first() {
@@ -148,47 +187,54 @@ impl ServiceNowDeliverer {
             }
         }
         let fields = self.fields_with_references(payload).await?;
-        let record = self
-            .client
+        let record = client
             .create(&payload.table, &fields, &TICKET_FIELDS)
             .await?;
         Ok(self.save(row, &record).await)
     }
 
-    async fn update(&self, row: &OutboxRow, payload: &TicketPayload) -> Result<Delivery, Failure> {
-        let Some(sys_id) = self.sys_id(row).await else {
+    async fn update(
+        &self,
+        client: &Client,
+        row: &OutboxRow,
+        payload: &TicketPayload,
+    ) -> Result<Delivery, Failure> {
+        let Some(sys_id) = self.sys_id(row).await? else {
             return Ok(Delivery::Dead {
                 reason: "the finding has no ticket to update".to_owned(),
             });
         };
         let fields = self.fields_with_references(payload).await?;
-        let record = self
-            .client
+        let record = client
             .patch(&payload.table, &sys_id, &fields, &TICKET_FIELDS)
             .await?;
         Ok(self.save(row, &record).await)
     }
 
-    async fn tag(&self, row: &OutboxRow, payload: &TicketPayload) -> Result<Delivery, Failure> {
-        let Some(sys_id) = self.sys_id(row).await else {
+    async fn tag(
+        &self,
+        client: &Client,
+        row: &OutboxRow,
+        payload: &TicketPayload,
+    ) -> Result<Delivery, Failure> {
+        let Some(sys_id) = self.sys_id(row).await? else {
             return Ok(Delivery::Dead {
                 reason: "the finding has no ticket to tag".to_owned(),
             });
         };
         // A first attempt right after the create cannot find tags of ours on the ticket.
         let known_untagged = row.attempts <= 1 && !row.maybe_applied;
-        self.client
+        client
             .add_tags(&payload.table, &sys_id, &payload.tags, known_untagged)
             .await?;
         Ok(Delivery::Done)
     }
 
-    async fn sys_id(&self, row: &OutboxRow) -> Option<String> {
-        findings::link(&self.db, row.finding_id)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|l| l.sys_id)
+    /// The sys_id of the finding's ticket: `None` only when the database says there is none.
+    async fn sys_id(&self, row: &OutboxRow) -> Result<Option<String>, DbErr> {
+        Ok(findings::link(&self.db, row.finding_id)
+            .await?
+            .and_then(|l| l.sys_id))
     }
 
     /// Stores what ServiceNow returned. A failure here after a successful write is
@@ -211,6 +257,7 @@ impl ServiceNowDeliverer {
                 after: None,
                 reason: format!("ticket written but not recorded: {e}"),
                 maybe_applied: true,
+                unanswered: false,
             },
         }
     }

@@ -1,10 +1,13 @@
 //! The outbox: the only path by which snowsync changes anything in ServiceNow.
 //!
 //! Rows are enqueued by `store::findings::record` in the transaction of the finding
-//! change; workers here claim them under a lease, deliver them, and ack with fencing.
+//! change; workers here claim them under a lease, renew it while delivering, pass every
+//! write through it, and ack with fencing.
 
 pub mod deliver;
+pub mod lease;
 pub mod notify;
+pub mod outage;
 pub mod retry;
 pub mod worker;
 

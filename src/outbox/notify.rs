@@ -14,6 +14,7 @@ use secrecy::ExposeSecret;
 
 use super::Delivery;
 use crate::config::SourceConfig;
+use crate::servicenow::WriteFence;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -57,6 +58,7 @@ pub fn verify(
 #[derive(Clone)]
 pub struct Notifier {
     http: reqwest::Client,
+    timeout: Duration,
     sources: BTreeMap<String, SourceConfig>,
 }
 
@@ -69,11 +71,21 @@ impl Notifier {
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { http, sources })
+        Ok(Self {
+            http,
+            timeout,
+            sources,
+        })
     }
 
-    /// Delivers `body` to `source`. A source without a webhook has nothing to deliver.
-    pub async fn notify(&self, source: &str, body: &serde_json::Value) -> Delivery {
+    /// Delivers `body` to `source`, if `fence` (the worker's lease) admits the request.
+    /// A source without a webhook has nothing to deliver.
+    pub async fn notify(
+        &self,
+        source: &str,
+        body: &serde_json::Value,
+        fence: &dyn WriteFence,
+    ) -> Delivery {
         let Some(config) = self.sources.get(source) else {
             return Delivery::Done;
         };
@@ -98,6 +110,14 @@ impl Notifier {
                     signature(secret.expose_secret().as_bytes(), timestamp, &bytes),
                 );
         }
+        if let Err(reason) = fence.admit(self.timeout).await {
+            return Delivery::Retry {
+                after: None,
+                reason: format!("source {source} webhook not called: {reason}"),
+                maybe_applied: false,
+                unanswered: false,
+            };
+        }
         match request.body(bytes).send().await {
             Ok(response) if response.status().is_success() => Delivery::Done,
             Ok(response) => {
@@ -117,6 +137,7 @@ impl Notifier {
                         after,
                         reason,
                         maybe_applied: false,
+                        unanswered: false,
                     }
                 } else {
                     Delivery::Dead { reason }
@@ -126,6 +147,7 @@ impl Notifier {
                 after: None,
                 reason: format!("source {source} webhook unreachable: {}", without_url(&err)),
                 maybe_applied: false,
+                unanswered: false,
             },
         }
     }

@@ -68,6 +68,14 @@ pub enum ServiceNowError {
     /// The client could not be built (CA file, TLS set-up, missing credentials).
     #[error("cannot set up the ServiceNow client: {0}")]
     Setup(String),
+    /// A write not sent because the caller's fence refused it (an outbox lease lost or
+    /// about to end): the instance never saw it.
+    #[error("{method} {endpoint}: not sent: {reason}")]
+    Fenced {
+        method: Method,
+        endpoint: String,
+        reason: String,
+    },
     /// A Batch API item the instance left in `unserviced_requests` after every re-send.
     #[error("batch item {id} was not serviced by the instance")]
     Unserviced { id: String },
@@ -76,37 +84,44 @@ pub enum ServiceNowError {
 /// What a caller does after a failed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
-    /// Transient: try again later, not before `after` when the instance said so.
+    /// The instance is not serving us (down, hibernating, overloaded, rate limiting, or
+    /// refusing our credentials): nothing is wrong with the request, and it will pass once
+    /// the instance is back. Try again later, not before `after` when the instance said so.
+    Outage { after: Option<Duration> },
+    /// Transient, and about this request: try again later, a bounded number of times.
     Retry { after: Option<Duration> },
-    /// Permanent: trying again will fail the same way.
+    /// Permanent: the instance refused the request itself; trying again fails the same way.
     GiveUp,
 }
 
 impl ServiceNowError {
-    /// The one place that decides retry or give up.
+    /// The one place that decides outage, retry or give up.
     ///
-    /// Connection failures, timeouts, 408, 429, 5xx and an unavailable instance are retried
-    /// (honouring `Retry-After`); 400, 403, 404 and other 4xx are not. A 401 reaching the
-    /// caller already survived the client's re-authentication, so it is permanent too.
+    /// Connection failures, timeouts, an unavailable instance, 408, 429, 5xx and refused
+    /// credentials (a 401 that survived the client's re-authentication, a refused grant) are
+    /// outages, honouring `Retry-After`. A batch item left unserviced, a write the caller's
+    /// fence kept back and an undecodable success are retried. 400, 403, 404 and other 4xx
+    /// refuse the request's content and are given up, as are requests that cannot be built.
     pub fn classify(&self) -> Disposition {
         match self {
-            Self::Transport { .. } | Self::Timeout { .. } | Self::InstanceUnavailable { .. } => {
+            Self::Transport { .. }
+            | Self::Timeout { .. }
+            | Self::InstanceUnavailable { .. }
+            | Self::Auth { .. } => Disposition::Outage { after: None },
+            Self::Unserviced { .. } | Self::Fenced { .. } | Self::Decode { .. } => {
                 Disposition::Retry { after: None }
             }
-            Self::Unserviced { .. } => Disposition::Retry { after: None },
             Self::Status {
                 status,
                 retry_after,
                 ..
             } => match status {
-                408 | 429 | 500..=599 => Disposition::Retry {
+                401 | 408 | 429 | 500..=599 => Disposition::Outage {
                     after: *retry_after,
                 },
                 _ => Disposition::GiveUp,
             },
-            Self::Decode { .. } | Self::Auth { .. } | Self::InvalidRequest(_) | Self::Setup(_) => {
-                Disposition::GiveUp
-            }
+            Self::InvalidRequest(_) | Self::Setup(_) => Disposition::GiveUp,
         }
     }
 
@@ -121,6 +136,13 @@ impl ServiceNowError {
             Self::Status { status, method, .. } => (500..=599).contains(status) && write(method),
             _ => false,
         }
+    }
+
+    /// True when a write was sent and no answer came (a timeout, a connection broken after
+    /// sending): the instance may still be working on it, and apply it later. An answered
+    /// 5xx is not one: the instance finished with the request when it answered.
+    pub fn is_unanswered_write(&self) -> bool {
+        matches!(self, Self::Timeout { .. } | Self::Transport { .. }) && self.is_ambiguous_write()
     }
 
     /// True when the instance refused the credentials (a final 401, or a refused grant).
@@ -189,26 +211,27 @@ mod tests {
     #[test]
     fn classification_table() {
         let secs = |s| Some(Duration::from_secs(s));
-        let retry = |after| Disposition::Retry { after };
+        let outage = |after| Disposition::Outage { after };
+        let retry = Disposition::Retry { after: None };
         let cases: Vec<(ServiceNowError, Disposition, bool)> = vec![
             (status(400, Method::POST, None), Disposition::GiveUp, false),
-            (status(401, Method::GET, None), Disposition::GiveUp, false),
+            (status(401, Method::GET, None), outage(None), false),
             (status(403, Method::PATCH, None), Disposition::GiveUp, false),
             (status(404, Method::GET, None), Disposition::GiveUp, false),
             (status(405, Method::POST, None), Disposition::GiveUp, false),
-            (status(408, Method::GET, None), retry(None), false),
-            (status(429, Method::POST, secs(7)), retry(secs(7)), false),
-            (status(429, Method::GET, None), retry(None), false),
-            (status(500, Method::POST, None), retry(None), true),
-            (status(502, Method::GET, None), retry(None), false),
-            (status(503, Method::PATCH, secs(30)), retry(secs(30)), true),
+            (status(408, Method::GET, None), outage(None), false),
+            (status(429, Method::POST, secs(7)), outage(secs(7)), false),
+            (status(429, Method::GET, None), outage(None), false),
+            (status(500, Method::POST, None), outage(None), true),
+            (status(502, Method::GET, None), outage(None), false),
+            (status(503, Method::PATCH, secs(30)), outage(secs(30)), true),
             (
                 ServiceNowError::Timeout {
                     method: Method::POST,
                     endpoint: "x".into(),
                     after: Duration::from_secs(30),
                 },
-                retry(None),
+                outage(None),
                 true,
             ),
             (
@@ -217,7 +240,7 @@ mod tests {
                     endpoint: "x".into(),
                     after: Duration::from_secs(30),
                 },
-                retry(None),
+                outage(None),
                 false,
             ),
             (
@@ -227,7 +250,7 @@ mod tests {
                     message: "refused".into(),
                     sent: false,
                 },
-                retry(None),
+                outage(None),
                 false,
             ),
             (
@@ -237,7 +260,7 @@ mod tests {
                     message: "reset".into(),
                     sent: true,
                 },
-                retry(None),
+                outage(None),
                 true,
             ),
             (
@@ -246,7 +269,7 @@ mod tests {
                     endpoint: "x".into(),
                     reason: "HTML page".into(),
                 },
-                retry(None),
+                outage(None),
                 false,
             ),
             (
@@ -255,7 +278,7 @@ mod tests {
                     endpoint: "x".into(),
                     message: "bad".into(),
                 },
-                Disposition::GiveUp,
+                retry,
                 false,
             ),
             (
@@ -263,7 +286,17 @@ mod tests {
                     grant: "password",
                     message: "refused".into(),
                 },
-                Disposition::GiveUp,
+                outage(None),
+                false,
+            ),
+            (ServiceNowError::Unserviced { id: "1".into() }, retry, false),
+            (
+                ServiceNowError::Fenced {
+                    method: Method::POST,
+                    endpoint: "x".into(),
+                    reason: "lease lost".into(),
+                },
+                retry,
                 false,
             ),
             (

@@ -9,6 +9,7 @@
 //!
 //! - `transport`: one HTTP exchange (auth, flow control, metrics, errors)
 //! - `auth`: credentials and the token cache; `token_http`: `oauth2` over our reqwest client
+//! - `fence`: the check a write passes right before it is sent
 //! - `flow`: the concurrency and pace limits and the shared 429 pause
 //! - `wire`: records, envelopes, `Link` headers; `error`: the error type and its classification
 //! - `table`, `batch`, `reference`, `discovery`, `tags`: the operations
@@ -20,6 +21,7 @@ mod batch;
 mod changes;
 mod discovery;
 mod error;
+mod fence;
 mod flow;
 mod reference;
 pub mod report;
@@ -38,6 +40,7 @@ pub use batch::{BatchRequest, BatchResponse};
 pub use changes::{APPROVALS_TABLE, CHANGES_PAGE_SIZE, ChangeScope};
 pub use discovery::{Choice, FieldInfo};
 pub use error::{Disposition, ServiceNowError};
+pub use fence::{Fence, FenceFuture, WriteFence};
 pub use reference::{ReferenceError, ReferenceKind};
 pub use table::Journal;
 pub use wire::{Record, format_datetime, parse_datetime, record_link};
@@ -52,6 +55,8 @@ use transport::Transport;
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// Consulted before every write this client sends (`Client::fenced`).
+    fence: Option<Fence>,
 }
 
 struct Inner {
@@ -147,7 +152,18 @@ impl Client {
                 references: reference::Cache::default(),
                 labels: tags::Cache::default(),
             }),
+            fence: None,
         })
+    }
+
+    /// This client (sharing its token, limits, pause and caches) with `fence` consulted right
+    /// before each write request is sent; a write the fence refuses fails unsent with
+    /// [`ServiceNowError::Fenced`]. Reads are not fenced.
+    pub fn fenced(&self, fence: Fence) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            fence: Some(fence),
+        }
     }
 
     /// The user the client writes as (basic and password grant), so the poller can skip the
@@ -171,8 +187,11 @@ impl Client {
         wire::record_link(self.instance_url(), table, sys_id)
     }
 
-    fn transport(&self) -> &Transport {
-        &self.inner.transport
+    fn transport(&self) -> transport::Exchange<'_> {
+        transport::Exchange {
+            transport: &self.inner.transport,
+            fence: self.fence.as_deref(),
+        }
     }
 }
 

@@ -46,13 +46,13 @@ async fn token_http(
         .map_err(|e| ServiceNowError::Setup(format!("token request: {e}")))?;
     let endpoint = format!("/{TOKEN_PATH}");
     let reply = transport::execute_raw(
-        ctx.http,
-        ctx.flow,
-        ctx.timeout,
+        ctx,
         "token",
         &Method::POST,
         &endpoint,
         request,
+        // A token request changes no record: it is never fenced.
+        None,
     )
     .await?;
     status_seen.store(reply.status.as_u16(), Ordering::Relaxed);

@@ -14,6 +14,7 @@ use url::Url;
 
 use super::auth::{Auth, Ctx};
 use super::error::{ServiceNowError, parse_retry_after};
+use super::fence::WriteFence;
 use super::flow::Flow;
 use super::wire::{self, ResultBody};
 
@@ -27,6 +28,45 @@ pub(crate) struct Transport {
     pub timeout: Duration,
     pub flow: Flow,
     pub auth: Auth,
+}
+
+/// The transport as one client sees it: with the fence its writes must pass, if any.
+pub(crate) struct Exchange<'a> {
+    pub transport: &'a Transport,
+    pub fence: Option<&'a dyn WriteFence>,
+}
+
+impl Exchange<'_> {
+    pub async fn authenticate(&self) -> Result<(), ServiceNowError> {
+        self.transport.authenticate().await
+    }
+
+    pub async fn send(&self, call: &Call<'_>) -> Result<Reply, ServiceNowError> {
+        self.transport.send(call, self.fence).await
+    }
+
+    pub async fn send_ok(&self, call: &Call<'_>) -> Result<Reply, ServiceNowError> {
+        let reply = self.send(call).await?;
+        success(&call.method, &call.endpoint(), reply)
+    }
+
+    pub async fn one(&self, call: &Call<'_>) -> Result<wire::Record, ServiceNowError> {
+        let reply = self.send_ok(call).await?;
+        match decode(&call.method, &call.endpoint(), &reply)? {
+            ResultBody::One(r) => Ok(r),
+            ResultBody::Many(mut rows) if rows.len() == 1 => Ok(rows.remove(0)),
+            ResultBody::Many(rows) => Err(ServiceNowError::Decode {
+                method: call.method.clone(),
+                endpoint: call.endpoint(),
+                message: format!("expected one record, got a list of {}", rows.len()),
+            }),
+            ResultBody::Missing => unreachable_missing(call),
+        }
+    }
+
+    pub async fn renew_token(&self) -> Result<(), ServiceNowError> {
+        self.transport.renew_token().await
+    }
 }
 
 /// One request to make.
@@ -93,8 +133,12 @@ impl Transport {
     }
 
     /// Sends `call`, renewing the token once and re-sending after a 401. Any status comes back
-    /// as a `Reply`; only failures to get an answer are errors.
-    pub async fn send(&self, call: &Call<'_>) -> Result<Reply, ServiceNowError> {
+    /// as a `Reply`; only failures to get an answer are errors. A write passes `fence` first.
+    pub async fn send(
+        &self,
+        call: &Call<'_>,
+        fence: Option<&dyn WriteFence>,
+    ) -> Result<Reply, ServiceNowError> {
         let mut url = self
             .base
             .join(&call.path)
@@ -121,13 +165,12 @@ impl Transport {
                 .build()
                 .map_err(|e| ServiceNowError::InvalidRequest(format!("{endpoint}: {e}")))?;
             let reply = execute_raw(
-                &self.http,
-                &self.flow,
-                self.timeout,
+                &self.ctx(),
                 call.op,
                 &call.method,
                 &endpoint,
                 request,
+                fence.filter(|_| is_write(&call.method)),
             )
             .await?;
             if reply.status == StatusCode::UNAUTHORIZED && !renewed && self.auth.renewable() {
@@ -149,27 +192,6 @@ impl Transport {
             return Ok(());
         }
         self.auth.after_unauthorized(u64::MAX, &self.ctx()).await
-    }
-
-    /// Sends `call` and requires a 2xx answer.
-    pub async fn send_ok(&self, call: &Call<'_>) -> Result<Reply, ServiceNowError> {
-        let reply = self.send(call).await?;
-        success(&call.method, &call.endpoint(), reply)
-    }
-
-    /// Sends `call`, requires 2xx, and decodes `result` into one record.
-    pub async fn one(&self, call: &Call<'_>) -> Result<wire::Record, ServiceNowError> {
-        let reply = self.send_ok(call).await?;
-        match decode(&call.method, &call.endpoint(), &reply)? {
-            ResultBody::One(r) => Ok(r),
-            ResultBody::Many(mut rows) if rows.len() == 1 => Ok(rows.remove(0)),
-            ResultBody::Many(rows) => Err(ServiceNowError::Decode {
-                method: call.method.clone(),
-                endpoint: call.endpoint(),
-                message: format!("expected one record, got a list of {}", rows.len()),
-            }),
-            ResultBody::Missing => unreachable_missing(call),
-        }
     }
 }
 
@@ -283,15 +305,32 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// Sends one built request under flow control, records metrics, reads the whole body, and
 /// starts the shared pause on a 429. Used for API calls and token requests alike.
 pub(crate) async fn execute_raw(
-    http: &reqwest::Client,
-    flow: &Flow,
-    timeout: Duration,
+    ctx: &Ctx<'_>,
     op: &'static str,
     method: &Method,
     endpoint: &str,
     request: reqwest::Request,
+    fence: Option<&dyn WriteFence>,
 ) -> Result<Reply, ServiceNowError> {
+    let Ctx {
+        http,
+        flow,
+        timeout,
+    } = *ctx;
     let _slot = flow.acquire().await;
+    // Last thing before sending: every wait above may have outlasted the caller's right to
+    // write.
+    if let Some(fence) = fence
+        && let Err(reason) = fence.admit(timeout).await
+    {
+        metrics::counter!("servicenow_requests_total", "operation" => op, "status" => "fenced")
+            .increment(1);
+        return Err(ServiceNowError::Fenced {
+            method: method.clone(),
+            endpoint: endpoint.to_owned(),
+            reason,
+        });
+    }
     let started = Instant::now();
     let outcome = async {
         let response = http.execute(request).await.map_err(|e| (e, false))?;
@@ -332,6 +371,11 @@ pub(crate) async fn execute_raw(
             Err(transport_error(method, endpoint, timeout, e, got_headers))
         }
     }
+}
+
+/// Whether a request can change something on the instance.
+fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 fn transport_error(

@@ -61,6 +61,7 @@ pub async fn enqueue(
         locked_until: Set(None),
         last_error: Set(None),
         maybe_applied: Set(false),
+        outage_attempts: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -98,16 +99,50 @@ pub async fn coalesce_into_last(
     Ok(updated.rows_affected == 1)
 }
 
+/// The terms a row is claimed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimTerms {
+    /// How long the claim holds before it must be renewed.
+    pub lease: std::time::Duration,
+    /// How long after a lease expired the row may be taken over: the old holder's writes
+    /// have by then landed or been dropped, so a lookup by correlation id sees them.
+    pub grace: std::time::Duration,
+    /// Attempts a row gets; a takeover is an attempt, and a row whose lease expired on its
+    /// last attempt is buried (`bury_exhausted`) instead of being taken over again.
+    pub max_attempts: u32,
+}
+
+impl ClaimTerms {
+    /// The terms of the outbox configuration.
+    pub fn of(config: &crate::config::OutboxConfig) -> Self {
+        Self {
+            lease: config.lease,
+            grace: config.takeover_grace(),
+            max_attempts: config.retry.max_attempts,
+        }
+    }
+
+    fn until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(60))
+    }
+
+    /// Leases that ended before this may be taken over at `now`.
+    fn expired_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::seconds(3600))
+    }
+}
+
 /// Claims up to `limit` due rows for `worker` until `now + lease`.
 ///
-/// A row is due when it is pending and its time has come, or in flight with an expired
-/// lease (its worker died). A row waits while an earlier row of its finding is pending,
-/// in flight, or dead with an operation that blocks its successors.
+/// A row is due when it is pending and its time has come, or in flight with a lease that
+/// expired more than `grace` ago (its worker died or stalled) and attempts left. A row waits
+/// while an earlier row of its finding is pending, in flight, or dead with an operation that
+/// blocks its successors. Every claim, a takeover included, counts as an attempt.
 pub async fn claim(
     db: &impl ConnectionTrait,
     worker: &str,
     limit: u64,
-    lease: std::time::Duration,
+    terms: &ClaimTerms,
     now: DateTime<Utc>,
 ) -> Result<Vec<OutboxRow>, DbErr> {
     let backend = db.get_database_backend();
@@ -120,39 +155,128 @@ pub async fn claim(
         "UPDATE outbox SET status = '{in_flight}', locked_by = $1, locked_until = $2, \
            attempts = attempts + 1, updated_at = $3, \
            maybe_applied = CASE WHEN status = '{in_flight}' THEN TRUE ELSE maybe_applied END \
-         WHERE id IN ( \
-           SELECT o.id FROM outbox o \
-           WHERE o.status IN ('{pending}', '{in_flight}') \
-             AND ((o.status = '{pending}' AND o.next_attempt_at <= $3) \
-                  OR (o.status = '{in_flight}' AND o.locked_until < $3)) \
-             AND NOT EXISTS ( \
-               SELECT 1 FROM outbox p \
-               WHERE p.finding_id = o.finding_id AND p.seq < o.seq \
-                 AND (p.status IN ('{pending}', '{in_flight}') \
-                      OR (p.status = '{dead}' AND p.op IN ({blocking}))) ) \
-           ORDER BY o.next_attempt_at, o.id \
-           LIMIT $4 {lock}) \
+         WHERE id IN ({due} {lock}) \
          RETURNING *",
-        pending = RowStatus::Pending,
         in_flight = RowStatus::InFlight,
-        dead = RowStatus::Dead,
-        blocking = blocking_dead_ops(),
+        due = due_rows_sql("$3", "$5", "$6", "$4"),
     );
-    let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
     let stmt = Statement::from_sql_and_values(
         backend,
         sql,
         [
             worker.into(),
-            until.into(),
+            terms.until(now).into(),
             now.into(),
             (limit as i64).into(),
+            terms.expired_before(now).into(),
+            i32::try_from(terms.max_attempts).unwrap_or(i32::MAX).into(),
         ],
     );
     let mut rows = Outbox::find().from_raw_sql(stmt).all(db).await?;
     // RETURNING gives no order; per-finding order is already guaranteed by the claim.
     rows.sort_by_key(|r| (r.next_attempt_at, r.id));
     Ok(rows)
+}
+
+/// The rows a claim may take, in claim order: `now`, `expired_before`, `max_attempts` and
+/// `limit` are the placeholders of those values. The first condition is the predicate of the
+/// partial index `ix_outbox_owed`, so the claim reads only owed rows, however many delivered
+/// rows the table holds and whatever the planner's statistics say.
+fn due_rows_sql(now: &str, expired_before: &str, max_attempts: &str, limit: &str) -> String {
+    format!(
+        "SELECT o.id FROM outbox o \
+         WHERE o.status IN ('{pending}', '{in_flight}') \
+           AND ((o.status = '{pending}' AND o.next_attempt_at <= {now}) \
+                OR (o.status = '{in_flight}' AND o.locked_until < {expired_before} \
+                    AND o.attempts - o.outage_attempts < {max_attempts})) \
+           AND NOT EXISTS ( \
+             SELECT 1 FROM outbox p \
+             WHERE p.finding_id = o.finding_id AND p.seq < o.seq \
+               AND (p.status IN ('{pending}', '{in_flight}') \
+                    OR (p.status = '{dead}' AND p.op IN ({blocking}))) ) \
+         ORDER BY o.next_attempt_at, o.id \
+         LIMIT {limit}",
+        pending = RowStatus::Pending,
+        in_flight = RowStatus::InFlight,
+        dead = RowStatus::Dead,
+        blocking = blocking_dead_ops(),
+    )
+}
+
+/// The engine's plan for finding the rows a claim takes (`EXPLAIN` on PostgreSQL,
+/// `EXPLAIN QUERY PLAN` on SQLite), one line per step: to check the claim reads an index.
+pub async fn claim_plan(
+    db: &impl ConnectionTrait,
+    terms: &ClaimTerms,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, DbErr> {
+    let backend = db.get_database_backend();
+    let (explain, column) = match backend {
+        DbBackend::Postgres => ("EXPLAIN", 0),
+        _ => ("EXPLAIN QUERY PLAN", 3),
+    };
+    let sql = format!("{explain} {}", due_rows_sql("$1", "$2", "$3", "1"));
+    let stmt = Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            now.into(),
+            terms.expired_before(now).into(),
+            i32::try_from(terms.max_attempts).unwrap_or(i32::MAX).into(),
+        ],
+    );
+    db.query_all_raw(stmt)
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(column))
+        .collect::<Result<_, _>>()
+        .map_err(|e| DbErr::Custom(format!("reading the plan: {e}")))
+}
+
+/// Buries the rows whose lease expired (more than `grace` ago) on their last attempt: their
+/// worker died or stalled `max_attempts` times, and taking them over again would only add
+/// attempts past the limit. Returns the rows buried.
+pub async fn bury_exhausted(
+    db: &impl ConnectionTrait,
+    terms: &ClaimTerms,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboxRow>, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "UPDATE outbox SET status = '{dead}', locked_by = NULL, locked_until = NULL, \
+           updated_at = $1, \
+           last_error = 'gave up after ' || CAST(attempts - outage_attempts AS TEXT) || ' attempts: the lease of the last one expired before its worker settled it' \
+         WHERE status = '{in_flight}' AND locked_until < $2 AND attempts - outage_attempts >= $3 \
+         RETURNING *",
+        in_flight = RowStatus::InFlight,
+        dead = RowStatus::Dead,
+    );
+    let stmt = Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            now.into(),
+            terms.expired_before(now).into(),
+            i32::try_from(terms.max_attempts).unwrap_or(i32::MAX).into(),
+        ],
+    );
+    Outbox::find().from_raw_sql(stmt).all(db).await
+}
+
+/// Extends the claim of `row` by `worker` to `until`, fenced like an ack. `false`: the row
+/// is no longer this claim's (taken over, or settled), and nothing was changed.
+pub async fn renew(
+    db: &impl ConnectionTrait,
+    row: &OutboxRow,
+    worker: &str,
+    until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let updated = Outbox::update_many()
+        .col_expr(Column::LockedUntil, Expr::value(until))
+        .filter(fenced(row, worker))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected == 1)
 }
 
 /// Fences an ack to the claim it answers: same worker, same attempt, still in flight.
@@ -220,6 +344,39 @@ pub async fn reschedule(
     .await
 }
 
+/// Puts the claimed row back after a ServiceNow outage, at `next_attempt_at`: like
+/// `reschedule`, and the attempt is counted as an outage, so it does not use up the row's
+/// attempts.
+pub async fn postpone(
+    db: &impl ConnectionTrait,
+    row: &OutboxRow,
+    worker: &str,
+    next_attempt_at: DateTime<Utc>,
+    error: &str,
+    maybe_applied: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    settle(db, row, worker, RowStatus::Pending, now, |u| {
+        u.col_expr(Column::NextAttemptAt, Expr::value(next_attempt_at))
+            .col_expr(Column::LastError, Expr::value(error))
+            .col_expr(
+                Column::MaybeApplied,
+                Expr::value(row.maybe_applied || maybe_applied),
+            )
+            .col_expr(
+                Column::OutageAttempts,
+                Expr::col(Column::OutageAttempts).add(1),
+            )
+    })
+    .await
+}
+
+/// The attempts of `row` that count against `max_attempts`: every claim but those that met
+/// an outage.
+pub fn spent(row: &OutboxRow) -> u32 {
+    u32::try_from(row.attempts - row.outage_attempts).unwrap_or(0)
+}
+
 /// Gives the claimed row up: `dead`, with the reason, until an operator revives it.
 pub async fn bury(
     db: &impl ConnectionTrait,
@@ -249,6 +406,7 @@ pub async fn revive(
     let result = update
         .col_expr(Column::Status, Expr::value(RowStatus::Pending))
         .col_expr(Column::Attempts, Expr::value(0))
+        .col_expr(Column::OutageAttempts, Expr::value(0))
         .col_expr(Column::NextAttemptAt, Expr::value(now))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.eq(id))
@@ -279,6 +437,27 @@ pub async fn list(
         query = query.filter(Column::Status.eq(state));
     }
     query.all(db).await
+}
+
+/// The ids of dead rows, of one finding and one operation when given, in delivery order.
+pub async fn dead_ids(
+    db: &impl ConnectionTrait,
+    finding_id: Option<i64>,
+    op: Option<OpKind>,
+) -> Result<Vec<i64>, DbErr> {
+    let mut query = Outbox::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Status.eq(RowStatus::Dead))
+        .order_by_asc(Column::FindingId)
+        .order_by_asc(Column::Seq);
+    if let Some(finding_id) = finding_id {
+        query = query.filter(Column::FindingId.eq(finding_id));
+    }
+    if let Some(op) = op {
+        query = query.filter(Column::Op.eq(op));
+    }
+    query.into_tuple::<i64>().all(db).await
 }
 
 /// One row by id.

@@ -40,7 +40,10 @@ pub fn config_for(sim: &SimHandle, db: &TestDb, auth: &str, mappings: &Path) -> 
     sn.max_concurrency = 8;
     sn.requests_per_second = 1000.0;
     let outbox = &mut config.outbox;
-    outbox.lease = Duration::from_secs(5);
+    // Short enough that tests of takeovers run in seconds: the lease outlasts a request,
+    // a delivery outlasts the lease, and a takeover waits the grace (delivery_timeout).
+    outbox.lease = Duration::from_secs(2);
+    outbox.delivery_timeout = Duration::from_secs(3);
     outbox.idle_poll = Duration::from_millis(20);
     outbox.retry.initial = Duration::from_millis(10);
     outbox.retry.max = Duration::from_millis(200);

@@ -29,6 +29,11 @@ pub(super) fn outbox(origin: &str, ob: Outbox) -> Result<OutboxConfig, ConfigErr
             "outbox.idle_poll",
             ob.idle_poll.unwrap_or(Duration::from_millis(500)),
         )?,
+        delivery_timeout: nonzero(
+            origin,
+            "outbox.delivery_timeout",
+            ob.delivery_timeout.unwrap_or(Duration::from_secs(120)),
+        )?,
         retry,
     })
 }
@@ -66,8 +71,9 @@ fn retry(origin: &str, ob: &Outbox) -> Result<RetryPolicy, ConfigError> {
     Ok(retry)
 }
 
-/// A worker holds its row for the lease; a request still running when the lease ends would let
-/// another worker deliver the same row.
+/// A worker starts a write only while its lease is confirmed to outlast the request
+/// (`outbox::lease`), so the lease must be longer than a request may take; and a delivery
+/// must have room for at least one request and the renewal before it.
 pub(super) fn lease_outlasts_requests(
     origin: &str,
     outbox: &OutboxConfig,
@@ -77,7 +83,14 @@ pub(super) fn lease_outlasts_requests(
         return Err(ConfigError::new(
             origin,
             "outbox.lease",
-            "must be longer than servicenow.request_timeout, or a slow request loses its row to another worker",
+            "must be longer than servicenow.request_timeout: a write starts only while the lease is sure to outlast it",
+        ));
+    }
+    if outbox.delivery_timeout <= outbox.lease {
+        return Err(ConfigError::new(
+            origin,
+            "outbox.delivery_timeout",
+            "must be longer than outbox.lease (itself longer than servicenow.request_timeout), or a delivery cannot finish a single write",
         ));
     }
     Ok(())

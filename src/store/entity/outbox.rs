@@ -15,6 +15,7 @@ pub struct Model {
     pub op: OpKind,
     pub payload: Json,
     pub status: RowStatus,
+    /// Every claim, a takeover included.
     pub attempts: i32,
     pub next_attempt_at: ChronoDateTimeUtc,
     pub locked_by: Option<String>,
@@ -23,6 +24,8 @@ pub struct Model {
     pub maybe_applied: bool,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
+    /// The attempts that met a ServiceNow outage: they do not count against the limit.
+    pub outage_attempts: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
