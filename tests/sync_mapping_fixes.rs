@@ -386,3 +386,40 @@ on_both_engines!(
         assert_eq!(h.stats().await.tables["incident"].records, 2);
     }
 );
+
+on_both_engines!(
+    a_queued_caller_no_lookup_can_carry_is_left_out_and_the_ticket_is_created,
+    |test_db| {
+        let h = Harness::start(test_db.engine).await;
+        let recorded = h
+            .failing(&finding("inactive-users", "ana.souza@simubiz.com"))
+            .await;
+        // A row queued before intake dropped such callers: its caller cannot go into an
+        // encoded query.
+        let row = outbox::get(&h.db, recorded.outbox_ids[0])
+            .await
+            .expect("read")
+            .expect("the create row");
+        let mut payload = row.payload.clone();
+        payload["references"]["caller_id"]["name"] = "ana^souza".into();
+        let stmt = sea_orm::Statement::from_sql_and_values(
+            h.db.get_database_backend(),
+            "UPDATE outbox SET payload = $1 WHERE id = $2",
+            [payload.into(), row.id.into()],
+        );
+        sea_orm::ConnectionTrait::execute_raw(&h.db, stmt)
+            .await
+            .expect("rewrite the payload");
+
+        h.drain().await;
+        let stats = h.stats().await;
+        assert_eq!(stats.records("incident"), 1, "{:?}", stats.requests);
+        assert_eq!(stats.requests_to("GET", "/api/now/table/sys_user"), 0);
+        assert!(
+            outbox::list(&h.db, Some(outbox::RowStatus::Dead), 10)
+                .await
+                .expect("dead rows")
+                .is_empty()
+        );
+    }
+);

@@ -150,6 +150,17 @@ impl ServiceNowDeliverer {
     ) -> Result<Map<String, Value>, Failure> {
         let mut fields = payload.fields.clone();
         for (field, reference) in &payload.references {
+            // Rows queued before intake learned to drop such names still carry them.
+            if reference.optional
+                && let Some(why) = reference.kind.unlookable(&reference.name)
+            {
+                tracing::info!(
+                    field,
+                    why,
+                    "optional reference cannot be looked up; left empty"
+                );
+                continue;
+            }
             match self
                 .client
                 .resolve_reference(reference.kind, &reference.name)
