@@ -18,6 +18,9 @@ use snowsync::servicenow::{Client, Disposition, ServiceNowError};
 
 use servicenow_support::config;
 
+/// What `servicenow.auth = "basic"` needs besides the URL.
+const CREDENTIALS: &str = "username = \"snowsync.integration\"\npassword = \"p\"\n";
+
 const SYS_ID: &str = "46d44a5fa9fe198100bf5d1f2d0e4c09";
 
 /// A certificate authority made for one test, and a server certificate it signed.
@@ -218,7 +221,7 @@ fn plain_http_to_a_remote_instance_is_refused_at_load_naming_the_key() {
 #[test]
 fn plain_http_to_loopback_is_allowed_for_the_emulator() {
     for host in ["127.0.0.1:18080", "localhost:18080", "[::1]:18080"] {
-        let text = format!("[servicenow]\ninstance_url = \"http://{host}\"\n");
+        let text = format!("[servicenow]\ninstance_url = \"http://{host}\"\n{CREDENTIALS}");
         let config = Config::from_toml("snowsync.toml", &text, Vec::new())
             .unwrap_or_else(|e| panic!("{host}: {e}"));
         assert_eq!(config.servicenow.instance_url.scheme(), "http");
@@ -236,9 +239,11 @@ fn a_host_that_only_looks_like_loopback_is_remote() {
 
 #[test]
 fn allow_insecure_http_is_the_one_explicit_exception_for_a_remote_http_instance() {
-    let text = "[servicenow]\ninstance_url = \"http://example.service-now.com\"\nallow_insecure_http = true\n";
+    let text = format!(
+        "[servicenow]\ninstance_url = \"http://example.service-now.com\"\nallow_insecure_http = true\n{CREDENTIALS}"
+    );
 
-    let config = Config::from_toml("snowsync.toml", text, Vec::new()).unwrap();
+    let config = Config::from_toml("snowsync.toml", &text, Vec::new()).unwrap();
 
     assert!(config.servicenow.allow_insecure_http);
     assert_eq!(config.servicenow.instance_url.scheme(), "http");
