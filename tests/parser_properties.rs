@@ -15,7 +15,7 @@ use snowsync::config::{AuthMode, Config};
 use snowsync::servicenow::{Client, ServiceNowError};
 use snowsync::sim::{SimConfig, SimHandle};
 
-use servicenow_support::{Answer, Server, config, json_answer, respond};
+use servicenow_support::{Server, config, json_answer, respond};
 
 fn example() -> String {
     std::fs::read_to_string(concat!(
@@ -168,7 +168,7 @@ proptest! {
 
 /// Mapping files assembled from the keys real ones use, with arbitrary values.
 fn mapping_text() -> impl Strategy<Value = String> {
-    let keys = [
+    const RULE_KEYS: [&str; 10] = [
         "[[rule]]\nname",
         "[[rule]]\nprofile",
         "[[rule]]\ncheck_id",
@@ -185,7 +185,7 @@ fn mapping_text() -> impl Strategy<Value = String> {
         t.insert("v".to_owned(), v);
         toml::to_string(&t).unwrap().trim_start_matches("v = ").to_owned()
     });
-    prop::collection::vec((prop::sample::select(&keys[..]), value), 0..6).prop_map(|kv| {
+    prop::collection::vec((prop::sample::select(&RULE_KEYS[..]), value), 0..6).prop_map(|kv| {
         kv.into_iter()
             .map(|(k, v)| format!("{k} = {v}\n"))
             .collect::<String>()
@@ -412,5 +412,3 @@ fn the_example_config_has_keys_to_vary() {
     assert!(Config::from_toml("prop.toml", &example(), env()).is_ok());
 }
 
-#[allow(dead_code)]
-fn _unused(_: Answer) {}
