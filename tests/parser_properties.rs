@@ -183,7 +183,10 @@ fn mapping_text() -> impl Strategy<Value = String> {
     let value = any_toml().prop_map(|v| {
         let mut t = toml::Table::new();
         t.insert("v".to_owned(), v);
-        toml::to_string(&t).unwrap().trim_start_matches("v = ").to_owned()
+        toml::to_string(&t)
+            .unwrap()
+            .trim_start_matches("v = ")
+            .to_owned()
     });
     prop::collection::vec((prop::sample::select(&RULE_KEYS[..]), value), 0..6).prop_map(|kv| {
         kv.into_iter()
@@ -270,12 +273,16 @@ proptest! {
 // ---- The emulator: encoded queries, sysparm_* and the Batch API body, over HTTP. ----
 
 static SIM: LazyLock<(SimHandle, reqwest::Client)> = LazyLock::new(|| {
-    let sim = RUNTIME.block_on(snowsync::sim::spawn(SimConfig::default())).unwrap();
+    let sim = RUNTIME
+        .block_on(snowsync::sim::spawn(SimConfig::default()))
+        .unwrap();
     (sim, reqwest::Client::new())
 });
 
 /// Sends a request to the emulator as the integration user; returns the status and the body.
-fn sim_send(build: impl FnOnce(&reqwest::Client, url::Url) -> reqwest::RequestBuilder) -> (u16, Value, String) {
+fn sim_send(
+    build: impl FnOnce(&reqwest::Client, url::Url) -> reqwest::RequestBuilder,
+) -> (u16, Value, String) {
     let (sim, http) = &*SIM;
     let (user, password) = sim.integration_credentials();
     let request = build(http, sim.base_url()).basic_auth(user, Some(password));
@@ -306,9 +313,8 @@ fn encoded_query() -> impl Strategy<Value = String> {
         ".{0,16}",
     ];
     let sep = prop::sample::select(&["^", "^OR", "^NQ", "^^", ""][..]);
-    prop::collection::vec((part, sep), 0..6).prop_map(|v| {
-        v.into_iter().map(|(p, s)| format!("{p}{s}")).collect()
-    })
+    prop::collection::vec((part, sep), 0..6)
+        .prop_map(|v| v.into_iter().map(|(p, s)| format!("{p}{s}")).collect())
 }
 
 fn sysparm_value() -> impl Strategy<Value = String> {
@@ -411,4 +417,3 @@ fn the_example_config_has_keys_to_vary() {
     assert!(KEYS.len() > 30, "{:?}", *KEYS);
     assert!(Config::from_toml("prop.toml", &example(), env()).is_ok());
 }
-

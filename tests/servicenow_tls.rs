@@ -147,9 +147,7 @@ async fn a_ca_file_for_another_authority_does_not_make_the_instance_trusted() {
     // Allowing plain http does not touch the verification of https.
     cfg.allow_insecure_http = true;
 
-    let err = get_incident(&Client::new(&cfg).unwrap())
-        .await
-        .unwrap_err();
+    let err = get_incident(&Client::new(&cfg).unwrap()).await.unwrap_err();
 
     assert!(
         err.to_string().to_ascii_lowercase().contains("certificate"),
@@ -184,11 +182,7 @@ fn the_source_never_disables_certificate_verification() {
     let mut stack = vec![std::path::PathBuf::from(src)];
     while let Some(path) = stack.pop() {
         if path.is_dir() {
-            stack.extend(
-                std::fs::read_dir(&path)
-                    .unwrap()
-                    .map(|e| e.unwrap().path()),
-            );
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
         } else if path.extension().is_some_and(|e| e == "rs") {
             let text = std::fs::read_to_string(&path).unwrap();
             for needle in [
@@ -251,8 +245,7 @@ fn allow_insecure_http_is_the_one_explicit_exception_for_a_remote_http_instance(
 
 #[test]
 fn allow_insecure_http_does_not_allow_other_schemes() {
-    let text =
-        "[servicenow]\ninstance_url = \"ftp://example.service-now.com\"\nallow_insecure_http = true\n";
+    let text = "[servicenow]\ninstance_url = \"ftp://example.service-now.com\"\nallow_insecure_http = true\n";
 
     let err = Config::from_toml("snowsync.toml", text, Vec::new()).unwrap_err();
 

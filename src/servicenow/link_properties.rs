@@ -31,6 +31,8 @@ fn headerish() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
         "<[a-z:/.?&=_0-9-]{0,30}>".prop_map(|s| s),
         Just("<https://i/x?sysparm_offset=5>".to_owned()),
+        "<https://i/x\\?sysparm_offset=-?[0-9]{1,3}>; ?rel=\"?(first|prev|next|last)\"?,?"
+            .prop_map(|s| s),
         "; ?rel=\"?(first|prev|next|last|[a-z]{0,5})\"?".prop_map(|s| s),
         prop::sample::select(&[",", ";", " ", "\"", "<", ">", "rel=", "sysparm_offset="][..])
             .prop_map(str::to_owned),
@@ -54,7 +56,10 @@ proptest! {
     #[test]
     fn any_header_is_read_without_panic_and_an_offset_found_means_the_rel_is_there(
         header in prop_oneof![".{0,120}", headerish()],
-        rel in prop_oneof![prop::sample::select(&RELS[..]).prop_map(str::to_owned), ".{0,6}"],
+        rel in prop_oneof![
+            3 => prop::sample::select(&RELS[..]).prop_map(str::to_owned),
+            1 => ".{0,6}",
+        ],
     ) {
         if link_offset(&header, &rel).is_some() {
             prop_assert!(has_link(&header, &rel), "{:?} in {:?}", rel, header);
@@ -62,8 +67,8 @@ proptest! {
     }
 }
 
-/// Found by the property above: an unterminated quote was a `next` link to `link_offset`
-/// (which trims quotes) and none to `has_link`, so paging would stop at that page.
+/// Found by the property above: with an unterminated quote, `link_offset` (which trims quotes)
+/// read a `next` link that `has_link` did not see, so paging would stop at that page.
 #[test]
 fn an_unterminated_quote_names_the_rel_for_both_readers() {
     let header = "<https://i/x?sysparm_offset=5>;rel=\"next";
