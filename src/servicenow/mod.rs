@@ -23,6 +23,8 @@ mod discovery;
 mod error;
 mod fence;
 mod flow;
+#[cfg(test)]
+mod link_properties;
 mod reference;
 pub mod report;
 mod table;

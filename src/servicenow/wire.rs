@@ -172,12 +172,7 @@ fn kind(v: &Value) -> &'static str {
 pub(crate) fn link_offset(header: &str, rel: &str) -> Option<i64> {
     header.split(',').find_map(|part| {
         let (target, params) = part.trim().split_once(';')?;
-        let has_rel = params.split(';').any(|p| {
-            p.trim()
-                .strip_prefix("rel=")
-                .is_some_and(|r| r.trim_matches('"') == rel)
-        });
-        if !has_rel {
+        if !names_rel(params, rel) {
             return None;
         }
         let target = target.trim().trim_start_matches('<').trim_end_matches('>');
@@ -188,13 +183,23 @@ pub(crate) fn link_offset(header: &str, rel: &str) -> Option<i64> {
     })
 }
 
-/// Whether the `Link` header names a `rel` at all.
+/// Whether the `Link` header names a `rel` at all, read as `link_offset` reads it, so that
+/// paging never stops at a page whose `next` link it would follow.
 pub(crate) fn has_link(header: &str, rel: &str) -> bool {
-    let quoted = format!("rel=\"{rel}\"");
-    let bare = format!("rel={rel}");
-    header
-        .split(',')
-        .any(|p| p.contains(&quoted) || p.split(';').any(|s| s.trim() == bare))
+    header.split(',').any(|part| {
+        part.trim()
+            .split_once(';')
+            .is_some_and(|(_, params)| names_rel(params, rel))
+    })
+}
+
+/// Whether a link's parameters (after its `<target>;`) hold `rel=R` or `rel="R"`.
+fn names_rel(params: &str, rel: &str) -> bool {
+    params.split(';').any(|p| {
+        p.trim()
+            .strip_prefix("rel=")
+            .is_some_and(|r| r.trim_matches('"') == rel)
+    })
 }
 
 /// The address of a record in the instance's user interface:
