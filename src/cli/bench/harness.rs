@@ -185,6 +185,11 @@ fn finding_with(n: usize, severity: &str, title: &str) -> String {
     .to_string()
 }
 
+/// Requests that reached the emulator over HTTP: Batch API items not counted again.
+pub fn wire_total(stats: &SimStats) -> u64 {
+    stats.requests_total - stats.batch_items.values().sum::<u64>()
+}
+
 /// CPU time this process has used, user and system: the emulator's share included.
 pub fn cpu_time() -> Duration {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
