@@ -99,7 +99,13 @@ impl Counters {
 
     /// Counts one request; `table` when it is a Table API request, `batch_item` when it came
     /// inside a Batch API call.
-    pub(crate) fn request(&self, method: &str, template: &str, table: Option<&str>, batch_item: bool) {
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        template: &str,
+        table: Option<&str>,
+        batch_item: bool,
+    ) {
         let mut s = self.lock();
         s.total += 1;
         let key = format!("{method} {template}");

@@ -13,8 +13,6 @@ use super::harness::{self, Setup, World};
 use super::report::{Report, num};
 use crate::sim::{Faults, SimStats};
 
-
-
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     let total = args.economy_findings.max(1);
     let setup = Setup {
@@ -42,7 +40,11 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
          its label_entry items"
             .to_owned(),
     );
-    let pairs = [(&before, &created), (&created, &updated), (&updated, &closed)];
+    let pairs = [
+        (&before, &created),
+        (&created, &updated),
+        (&updated, &closed),
+    ];
     let per = |count: u64| num(count as f64 / total as f64);
     let phase_row = |label: String, of: &dyn Fn(&SimStats) -> u64| -> Vec<serde_json::Value> {
         let cells = pairs.iter().map(|(a, b)| per(of(b) - of(a)));

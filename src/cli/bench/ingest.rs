@@ -36,7 +36,14 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     let mut report = Report::new(
         "ingest latency",
         &[
-            "engine", "findings", "rate/s", "achieved/s", "p50 ms", "p99 ms", "max ms", "errors",
+            "engine",
+            "findings",
+            "rate/s",
+            "achieved/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "errors",
         ],
     );
     report.parameter("findings", total);

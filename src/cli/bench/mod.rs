@@ -9,8 +9,6 @@ mod ingest;
 mod latency;
 mod report;
 
-
-
 /// Which scenarios to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
@@ -32,7 +30,7 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Scenario::All)]
     pub scenario: Scenario,
     /// Findings of the engine-bound scenario, one run per value (comma-separated)
-    #[arg(long, value_delimiter = ',', default_values_t = [1_000, 10_000])]
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000, 5_000])]
     pub findings: Vec<usize>,
     /// Outbox workers (engine-bound, economy, ingest)
     #[arg(long, default_value_t = 8)]
@@ -110,4 +108,3 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
