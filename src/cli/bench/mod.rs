@@ -12,6 +12,7 @@ mod report;
 /// Which scenarios to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
+    /// Every scenario below
     All,
     /// End to end with no emulator latency: SQLite, and PostgreSQL with `--database`
     Engine,
