@@ -186,13 +186,14 @@ async fn serve_item(sim: &Arc<Sim>, ctl: &Arc<ConnCtl>, outer: &Parts, item: Ite
             builder = builder.header(name, v);
         }
     }
-    let req = match builder.body(Body::from(body)) {
+    let mut req = match builder.body(Body::from(body)) {
         Ok(r) => r,
         Err(e) => {
             let err = SnError::bad_request("Invalid batch item", format!("Item {}: {e}", item.id));
             return item_error(item.id, err, started);
         }
     };
+    req.extensions_mut().insert(http::BatchItem);
     let resp = http::serve(sim.clone(), ctl.clone(), req).await;
     let status = resp.status();
     let headers = if item.exclude_response_headers {

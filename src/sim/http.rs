@@ -160,6 +160,11 @@ fn rate_headers(resp: &mut Response, limit: Option<u64>, reset: i64, rule: &str)
     }
 }
 
+/// Marks a request the Batch API made from one of its items, so the counts can tell items
+/// from requests on the wire.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchItem;
+
 /// Serves one request; the Batch API calls it again for each of its items.
 pub(crate) fn serve(
     sim: Arc<Sim>,
@@ -179,7 +184,9 @@ pub(crate) fn serve(
             Route::Table(t) => Some(t.table.as_str()),
             _ => None,
         };
-        sim.stats.request(parts.method.as_str(), &template, table);
+        let batch_item = parts.extensions.get::<BatchItem>().is_some();
+        sim.stats
+            .request(parts.method.as_str(), &template, table, batch_item);
         let after_commit =
             match sim
                 .faults

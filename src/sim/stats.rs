@@ -17,6 +17,10 @@ pub struct SimStats {
     /// `"PATCH /api/now/v2/table/incident/{sys_id}"`. The `/sim/` endpoints are not counted.
     pub requests: BTreeMap<String, u64>,
     pub requests_total: u64,
+    /// Of `requests`, those that arrived as items of a Batch API call rather than on the
+    /// wire, by the same keys: what a request-economy figure subtracts to count HTTP calls.
+    #[serde(default)]
+    pub batch_items: BTreeMap<String, u64>,
     /// Answers by HTTP status.
     pub responses: BTreeMap<String, u64>,
     /// Injected faults by kind (`error_500`, `commit_then_fail`, `too_many_requests`, ...).
@@ -76,6 +80,7 @@ struct Inner {
     requests: HashMap<String, u64>,
     /// By (table, method).
     table_requests: HashMap<(String, String), u64>,
+    batch_items: HashMap<String, u64>,
     total: u64,
     responses: HashMap<u16, u64>,
     faults: HashMap<String, u64>,
@@ -92,11 +97,21 @@ impl Counters {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Counts one request; `table` when it is a Table API request.
-    pub(crate) fn request(&self, method: &str, template: &str, table: Option<&str>) {
+    /// Counts one request; `table` when it is a Table API request, `batch_item` when it came
+    /// inside a Batch API call.
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        template: &str,
+        table: Option<&str>,
+        batch_item: bool,
+    ) {
         let mut s = self.lock();
         s.total += 1;
         let key = format!("{method} {template}");
+        if batch_item {
+            *s.batch_items.entry(key.clone()).or_insert(0) += 1;
+        }
         *s.requests.entry(key).or_insert(0) += 1;
         if let Some(table) = table {
             *s.table_requests
@@ -147,6 +162,7 @@ pub(crate) fn snapshot(sim: &Sim) -> SimStats {
     SimStats {
         requests: s.requests.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         requests_total: s.total,
+        batch_items: s.batch_items.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         responses: s
             .responses
             .iter()

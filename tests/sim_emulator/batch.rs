@@ -73,6 +73,13 @@ async fn a_batch_serves_each_item_as_if_it_came_alone() {
     assert_eq!(stats.requests_to("POST", "/api/now/v1/batch"), 1);
     assert_eq!(stats.requests_to("POST", "/api/now/table/incident"), 1);
     assert_eq!(stats.requests_to("GET", "/api/now/table/incident"), 1);
+    // Items are also counted apart, so the wire count is the total less the items.
+    assert_eq!(stats.batch_items.values().sum::<u64>(), 3);
+    assert_eq!(
+        stats.batch_items.get("POST /api/now/table/incident"),
+        Some(&1)
+    );
+    assert_eq!(stats.batch_items.get("POST /api/now/v1/batch"), None);
 }
 
 #[tokio::test]

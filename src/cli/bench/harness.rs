@@ -1,0 +1,226 @@
+//! One bench run's world: the emulator and the service in this process, on a temporary SQLite
+//! file or a fresh PostgreSQL schema, and the HTTP calls that feed it findings.
+//! It measures nothing itself; the scenarios time what they need.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::demo;
+use crate::service::{self, Running};
+use crate::sim::{self, Faults, SimConfig, SimStats};
+
+/// How a run is set up.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// A PostgreSQL URL; `None` is a temporary SQLite file.
+    pub postgres: Option<String>,
+    pub workers: usize,
+    /// `servicenow.max_concurrency`: requests the client keeps in flight at most.
+    pub in_flight: usize,
+    pub faults: Faults,
+}
+
+/// A started emulator and service.
+pub struct World {
+    pub sim: sim::SimHandle,
+    pub running: Running,
+    pub http: reqwest::Client,
+    api_key: String,
+    dir: std::path::PathBuf,
+    /// The PostgreSQL URL and the schema this run made, dropped at the end.
+    schema: Option<(String, String)>,
+}
+
+impl World {
+    pub async fn start(setup: &Setup) -> anyhow::Result<Self> {
+        let sim = sim::spawn(SimConfig::default())
+            .await
+            .context("starting the ServiceNow emulator")?;
+        sim.set_faults(setup.faults.clone()).await;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("snowsync-bench-{id}"));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let api_key = format!("bench-{id}");
+        let mut config = demo::config(&sim, &dir, &api_key);
+        config.outbox.workers = setup.workers.max(1);
+        config.servicenow.max_concurrency = setup.in_flight.max(1);
+        config.servicenow.requests_per_second = 100_000.0;
+        let mut schema = None;
+        if let Some(url) = &setup.postgres {
+            // A schema of its own, so runs (and the test suite) never see each other's rows.
+            let name = format!("bench_{id}");
+            config.database.url = url.clone();
+            config.database.schema = Some(name.clone());
+            schema = Some((url.clone(), name));
+        }
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
+            .await
+            .context("binding the API listener")?;
+        let running = service::start(&config, listener, CancellationToken::new()).await?;
+        Ok(Self {
+            sim,
+            running,
+            http: reqwest::Client::new(),
+            api_key,
+            dir,
+            schema,
+        })
+    }
+
+    /// The full URL of an API path such as `/v1/findings`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.running.url())
+    }
+
+    /// A POST with the API key, not yet sent.
+    pub fn post(&self, path: &str, body: String) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .header("x-api-client-token", &self.api_key)
+            .header("content-type", "application/json")
+            .body(body)
+    }
+
+    /// Sends findings `0..total` made by `body` from `senders` closed-loop senders; returns
+    /// the finding id each 202 named, by finding number.
+    pub async fn send(
+        &self,
+        total: usize,
+        senders: usize,
+        body: fn(usize) -> String,
+    ) -> anyhow::Result<Vec<i64>> {
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..senders.max(1) {
+            let next = next.clone();
+            let request = self.post("/v1/findings", String::new());
+            tasks.spawn(async move {
+                let mut ids = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= total {
+                        return Ok::<_, anyhow::Error>(ids);
+                    }
+                    // Invariant: the builder has a plain string body, so it always clones.
+                    let Some(builder) = request.try_clone() else {
+                        bail!("request not clonable");
+                    };
+                    let response = builder.body(body(n)).send().await?;
+                    let status = response.status();
+                    if status != reqwest::StatusCode::ACCEPTED {
+                        bail!("finding {n}: {status}");
+                    }
+                    let answer: serde_json::Value = response.json().await?;
+                    ids.push((n, answer["finding_ids"][0].as_i64().unwrap_or_default()));
+                }
+            });
+        }
+        let mut ids = vec![0; total];
+        while let Some(done) = tasks.join_next().await {
+            for (n, id) in done?? {
+                ids[n] = id;
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Waits until the outbox owes ServiceNow nothing.
+    pub async fn drain(&self) -> anyhow::Result<()> {
+        demo::wait_for_outbox(&self.running.db, Duration::from_secs(1_800)).await
+    }
+
+    pub async fn stats(&self) -> SimStats {
+        self.sim.stats().await
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await;
+        self.sim.shutdown().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((url, schema)) = self.schema
+            && let Err(e) = drop_schema(&url, &schema).await
+        {
+            eprintln!("warning: could not drop the bench schema {schema}: {e:#}");
+        }
+    }
+}
+
+async fn drop_schema(url: &str, schema: &str) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(url).await?;
+    // Invariant: the name is `bench_` and hex digits, so quoting is enough.
+    db.execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await?;
+    db.close().await?;
+    Ok(())
+}
+
+/// A generic finding for user `n`: one finding, and so one ticket, per user.
+pub fn finding(n: usize) -> String {
+    finding_with(n, "medium", "Inactive Users")
+}
+
+/// The same finding with other content, which makes an update of its ticket.
+pub fn changed_finding(n: usize) -> String {
+    finding_with(n, "high", "Inactive Users (still failing)")
+}
+
+fn finding_with(n: usize, severity: &str, title: &str) -> String {
+    serde_json::json!({
+        "source": "oort",
+        "kind": "check",
+        "check_id": "inactive-users",
+        "title": title,
+        "severity": severity,
+        "subject": {"login": format!("bench.user{n}@simubiz.com"), "display_name": format!("Bench User {n}"), "status": "ACTIVE", "user_type": "INTERNAL"},
+        "description": ["The user has not signed in for 90 days."],
+        "recommended_actions": ["Confirm with the manager whether the account is needed."],
+        "link": format!("https://dashboard.example.com/users/{n}"),
+        "occurred_at": "2026-11-01T10:00:00Z"
+    })
+    .to_string()
+}
+
+/// Requests that reached the emulator over HTTP: Batch API items not counted again.
+pub fn wire_total(stats: &SimStats) -> u64 {
+    stats.requests_total - stats.batch_items.values().sum::<u64>()
+}
+
+/// CPU time this process has used, user and system: the emulator's share included.
+pub fn cpu_time() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    // /proc reports in USER_HZ, which Linux fixes at 100 for user space.
+    Duration::from_millis(ticks * 10)
+}
+
+/// Peak resident set size of this process so far, in MiB (`VmHWM`).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// Seconds since `started`, never zero, for rates.
+pub fn seconds(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64().max(1e-9)
+}
