@@ -60,11 +60,12 @@ pub async fn start(
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    let deliverer = Arc::new(ServiceNowDeliverer {
-        db: db.clone(),
-        client: client.clone(),
+    let deliverer = Arc::new(ServiceNowDeliverer::new(
+        db.clone(),
+        client.clone(),
         notifier,
-    });
+        config.outbox.batch_size,
+    ));
     let workers = WorkerPool::start(
         db.clone(),
         &instance,

@@ -346,7 +346,7 @@ on_both_engines!(
         let lease = snowsync::outbox::lease::Lease::hold(
             h.db.clone(),
             "live",
-            &taken,
+            std::slice::from_ref(&taken),
             terms.lease,
             tokio::time::Instant::now(),
         );

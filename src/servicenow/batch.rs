@@ -2,6 +2,8 @@
 //! HTTP call, each answered on its own. Items the instance leaves unserviced are re-sent.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
@@ -16,6 +18,39 @@ use super::wire::{Record, ResultBody};
 
 /// Rounds of sending before an unserviced item is reported as such.
 const ROUNDS: usize = 3;
+
+/// How long the client keeps to single requests after the instance refused the Batch API.
+const SINGLE_REQUESTS_FOR: Duration = Duration::from_secs(600);
+
+/// Whether the instance takes Batch API calls: after a refusal, not until the given time.
+#[derive(Default)]
+pub(crate) struct Support(Mutex<Option<tokio::time::Instant>>);
+
+impl Support {
+    fn usable(&self) -> bool {
+        let mut refused_until = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match *refused_until {
+            Some(until) if tokio::time::Instant::now() < until => false,
+            Some(_) => {
+                *refused_until = None;
+                true
+            }
+            None => true,
+        }
+    }
+
+    fn refused(&self, err: &ServiceNowError) {
+        let mut refused_until = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if refused_until.is_none() {
+            tracing::warn!(
+                error = %err,
+                "the instance refuses the Batch API; sending one request per write for {}",
+                humantime::format_duration(SINGLE_REQUESTS_FOR)
+            );
+        }
+        *refused_until = Some(tokio::time::Instant::now() + SINGLE_REQUESTS_FOR);
+    }
+}
 
 /// One request inside a batch.
 #[derive(Debug, Clone)]
@@ -130,6 +165,12 @@ struct WireServiced {
 }
 
 impl Client {
+    /// False for a while after the instance refused a Batch API call as a whole
+    /// ([`ServiceNowError::refuses_batch_api`]): callers then send one request per write.
+    pub fn batch_usable(&self) -> bool {
+        self.inner.batch_support.usable()
+    }
+
     /// Sends `requests` in one Batch API call (re-sending unserviced items up to three rounds)
     /// and returns one response per request, in the order given. The call itself failing
     /// (auth, transport, status) is the error; each item's own failure is in its `result`.
@@ -151,7 +192,15 @@ impl Client {
             if pending.is_empty() {
                 break;
             }
-            let answer = self.batch_round(&pending).await?;
+            let answer = match self.batch_round(&pending).await {
+                Ok(answer) => answer,
+                Err(err) => {
+                    if err.refuses_batch_api() {
+                        self.inner.batch_support.refused(&err);
+                    }
+                    return Err(err);
+                }
+            };
             let by_id: HashMap<&str, &BatchRequest> =
                 pending.iter().map(|r| (r.id.as_str(), *r)).collect();
             let mut unauthorized = false;

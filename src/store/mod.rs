@@ -42,6 +42,9 @@ pub enum StoreError {
     Db(#[from] DbErr),
 }
 
+/// How much of a SQLite file is memory-mapped.
+const MMAP_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Opens a pool on `config.url`. SQLite gets WAL, a busy timeout and foreign keys on;
 /// PostgreSQL gets the busy timeout as its `lock_timeout`.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, StoreError> {
@@ -71,6 +74,9 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, Stor
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .busy_timeout(busy)
                 .foreign_keys(true)
+                // Another connection's commit empties this one's page cache (WAL); mapped
+                // pages are re-read from the OS page cache without a copy per page.
+                .pragma("mmap_size", MMAP_BYTES.to_string())
         });
     }
     Ok(Database::connect(options).await?)

@@ -161,11 +161,12 @@ pub fn intake(db: &DatabaseConnection, config: &Config) -> Intake {
 }
 
 pub fn deliverer(db: &DatabaseConnection, config: &Config) -> ServiceNowDeliverer {
-    ServiceNowDeliverer {
-        db: db.clone(),
-        client: Client::new(&config.servicenow).expect("client"),
-        notifier: Notifier::new(config.sources.clone(), Duration::from_secs(1)).expect("notifier"),
-    }
+    ServiceNowDeliverer::new(
+        db.clone(),
+        Client::new(&config.servicenow).expect("client"),
+        Notifier::new(config.sources.clone(), Duration::from_secs(1)).expect("notifier"),
+        config.outbox.batch_size,
+    )
 }
 
 /// Delivers as `worker` until no row that can make progress is owed; rows waiting for
