@@ -193,6 +193,8 @@ async fn record_once(
     };
 
     let mut outbox_ids = Vec::new();
+    // A finding created just now has no rows: its queue starts at 1 without a read.
+    let mut seq = created.then_some(1);
     for (op, payload) in &planned.ops {
         // Repeats of a still-failing finding fold into the update that is already waiting.
         if *op == OpKind::UpdateTicket
@@ -201,11 +203,16 @@ async fn record_once(
         {
             continue;
         }
+        let at = match seq {
+            Some(at) => at,
+            None => outbox::next_seq(txn, finding_id).await?,
+        };
         outbox_ids.push(
-            outbox::enqueue(txn, finding_id, *op, payload.clone(), now)
+            outbox::enqueue_at(txn, finding_id, at, *op, payload.clone(), now)
                 .await?
                 .id,
         );
+        seq = Some(at + 1);
     }
     audit_row(
         txn,

@@ -41,6 +41,12 @@ pub async fn enqueue(
     payload: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<OutboxRow, DbErr> {
+    let seq = next_seq(db, finding_id).await?;
+    enqueue_at(db, finding_id, seq, op, payload, now).await
+}
+
+/// The place in the finding's queue after every row it already has.
+pub async fn next_seq(db: &impl ConnectionTrait, finding_id: i64) -> Result<i64, DbErr> {
     let last: Option<i64> = Outbox::find()
         .select_only()
         .column_as(Column::Seq.max(), "seq")
@@ -49,9 +55,23 @@ pub async fn enqueue(
         .one(db)
         .await?
         .flatten();
+    Ok(last.unwrap_or(0) + 1)
+}
+
+/// Puts an operation at `seq` in the finding's queue: `next_seq`, or 1 for a finding
+/// created in the same transaction, which cannot have rows yet. A `seq` already taken
+/// fails on the unique (finding, seq) index, so a wrong one is never silently reordered.
+pub async fn enqueue_at(
+    db: &impl ConnectionTrait,
+    finding_id: i64,
+    seq: i64,
+    op: OpKind,
+    payload: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<OutboxRow, DbErr> {
     outbox::ActiveModel {
         finding_id: Set(finding_id),
-        seq: Set(last.unwrap_or(0) + 1),
+        seq: Set(seq),
         op: Set(op),
         payload: Set(payload),
         status: Set(RowStatus::Pending),
