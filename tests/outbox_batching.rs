@@ -41,17 +41,21 @@ on_both_engines!(
         let ids = failing_users(&h, 10).await;
         assert!(h.dispatch().await);
         let stats = h.stats().await;
-        assert_eq!(batch_calls(&stats), 1);
         assert_eq!(stats.records("incident"), 10);
         assert_eq!(
             stats.requests_to("POST", "/api/now/table/incident"),
             10,
-            "ten create items, all inside the one call"
+            "ten creates"
         );
         assert_eq!(
-            stats.batch_items.values().sum::<u64>(),
-            10,
-            "no create went out on its own"
+            stats.batch_items.get("POST /api/now/table/incident"),
+            Some(&10),
+            "all of them items of a batch"
+        );
+        assert_eq!(
+            batch_calls(&stats),
+            2,
+            "one call for the callers' lookups, one for the creates"
         );
         for id in ids {
             let link = findings::link(&h.db, id)
@@ -61,6 +65,24 @@ on_both_engines!(
             assert!(link.number.is_some_and(|n| n.starts_with("INC")));
             assert_eq!(rows_of(&h, id).await[0].status, RowStatus::Done);
         }
+    }
+);
+
+on_both_engines!(
+    the_callers_of_many_findings_are_looked_up_in_one_request,
+    |test_db| {
+        let h = Harness::start(test_db.engine).await;
+        failing_users(&h, 10).await;
+        assert!(h.dispatch().await);
+        let stats = h.stats().await;
+        let lookups = stats.requests_to("GET", "/api/now/table/sys_user");
+        let in_batches = stats
+            .batch_items
+            .get("GET /api/now/table/sys_user")
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(lookups, 10, "every caller looked up once");
+        assert_eq!(in_batches, 10, "none of them on its own");
     }
 );
 

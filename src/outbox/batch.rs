@@ -20,7 +20,9 @@ use super::deliver::{
     Failure, ServiceNowDeliverer, TICKET_FIELDS, from_error, outcome, snapshot, unrecorded,
 };
 use crate::operation::{OpKind, TicketPayload};
-use crate::servicenow::{BatchRequest, BatchResponse, Client, Fence, ServiceNowError};
+use crate::servicenow::{
+    BatchRequest, BatchResponse, Client, Fence, ReferenceKind, ServiceNowError,
+};
 use crate::store::entity::outbox::Model as OutboxRow;
 use crate::store::findings::{self, TicketSnapshot};
 
@@ -60,6 +62,7 @@ impl ServiceNowDeliverer {
         let mut batched = Vec::new();
         let mut alone = Vec::new();
         let sys_ids = self.ticket_sys_ids(rows).await;
+        self.prefetch_references(rows).await;
         for (at, row) in rows.iter().enumerate() {
             match self.plan(&client, at, row, &sys_ids).await {
                 Plan::Batched(planned) => batched.push(planned),
@@ -106,6 +109,20 @@ impl ServiceNowDeliverer {
                 None
             }
         }
+    }
+
+    /// Looks the ticket writes' references up together (`Client::prefetch_references`), so
+    /// planning finds them cached: callers of many findings cost one request, not one each.
+    async fn prefetch_references(&self, rows: &[OutboxRow]) {
+        let wanted: Vec<(ReferenceKind, String)> = rows
+            .iter()
+            .filter(|r| !matches!(r.op, OpKind::NotifySource | OpKind::ApplyTags))
+            .filter_map(|r| serde_json::from_value::<TicketPayload>(r.payload.clone()).ok())
+            .flat_map(|p| p.references.into_values())
+            .filter(|r| r.kind.unlookable(&r.name).is_none())
+            .map(|r| (r.kind, r.name))
+            .collect();
+        self.client.prefetch_references(&wanted).await;
     }
 
     async fn plan(
@@ -227,16 +244,16 @@ impl ServiceNowDeliverer {
         call: Vec<Planned>,
         fence: &Fence,
     ) -> Vec<(usize, Delivery)> {
-        use super::Deliver as _;
+        // The instance may have refused a batch since these rows were planned.
+        if !client.batch_usable() {
+            return self.each_alone(rows, &call, fence).await;
+        }
         let requests: Vec<BatchRequest> = call.iter().flat_map(|p| p.items.clone()).collect();
         let responses = match client.batch(requests).await {
             Ok(responses) => responses,
+            // Nothing of the call ran: the rows go one request per write.
             Err(err) if err.refuses_batch_api() => {
-                return join_all(call.iter().map(|p| {
-                    let fence = fence.clone();
-                    async move { (p.at, self.deliver(&rows[p.at], fence).await) }
-                }))
-                .await;
+                return self.each_alone(rows, &call, fence).await;
             }
             Err(err) => {
                 let delivery = from_error(&err);
@@ -250,11 +267,14 @@ impl ServiceNowDeliverer {
         for p in &call {
             let mut answer = Ok(None);
             for item in &p.items {
-                let result = by_id.remove(&item.id).map(|r| r.result).unwrap_or_else(|| {
-                    Err(ServiceNowError::Unserviced {
-                        id: item.id.clone(),
-                    })
-                });
+                let result = by_id
+                    .remove(&item.id)
+                    .map(|r| r.record())
+                    .unwrap_or_else(|| {
+                        Err(ServiceNowError::Unserviced {
+                            id: item.id.clone(),
+                        })
+                    });
                 match result {
                     Ok(record) => answer = Ok(record),
                     Err(err) => {
@@ -295,6 +315,23 @@ impl ServiceNowDeliverer {
             ));
         }
         settled
+    }
+}
+
+impl ServiceNowDeliverer {
+    /// Delivers the planned rows each on its own, all at once.
+    async fn each_alone(
+        &self,
+        rows: &[OutboxRow],
+        call: &[Planned],
+        fence: &Fence,
+    ) -> Vec<(usize, Delivery)> {
+        use super::Deliver as _;
+        join_all(call.iter().map(|p| {
+            let fence = fence.clone();
+            async move { (p.at, self.deliver(&rows[p.at], fence).await) }
+        }))
+        .await
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::Client;
 use super::error::ServiceNowError;
-use super::table::{NO_LINKS, fields_param, own, record_path, table_path};
+use super::table::{ACTUAL_VALUES, NO_LINKS, fields_param, own, record_path, table_path};
 use super::transport::{self, Call, Reply};
 use super::wire::{Record, ResultBody};
 
@@ -67,8 +67,16 @@ pub struct BatchRequest {
 #[derive(Debug)]
 pub struct BatchResponse {
     pub id: String,
-    /// The record the item returned; `Ok(None)` for a 404 on a read or an empty body.
-    pub result: Result<Option<Record>, ServiceNowError>,
+    /// The records the item returned: the one written or read, or a query's matches; none
+    /// for a 404 on a read or an empty body.
+    pub result: Result<Vec<Record>, ServiceNowError>,
+}
+
+impl BatchResponse {
+    /// The one record a create, update or read returned, if any.
+    pub fn record(self) -> Result<Option<Record>, ServiceNowError> {
+        self.result.map(|records| records.into_iter().next())
+    }
 }
 
 impl BatchRequest {
@@ -117,6 +125,29 @@ impl BatchRequest {
             method: Method::GET,
             path: record_path(table, sys_id)?,
             query: vec![fields_param(fields)?, own(NO_LINKS)],
+            body: None,
+        })
+    }
+
+    /// A query: at most `limit` records of `table` matching `encoded_query`.
+    pub fn query(
+        id: impl Into<String>,
+        table: &str,
+        encoded_query: &str,
+        fields: &[&str],
+        limit: u32,
+    ) -> Result<Self, ServiceNowError> {
+        Ok(Self {
+            id: id.into(),
+            method: Method::GET,
+            path: table_path(table)?,
+            query: vec![
+                ("sysparm_query", encoded_query.to_owned()),
+                fields_param(fields)?,
+                own(NO_LINKS),
+                own(ACTUAL_VALUES),
+                ("sysparm_limit", limit.to_string()),
+            ],
             body: None,
         })
     }
@@ -185,7 +216,7 @@ impl Client {
                 dup.id
             )));
         }
-        let mut answers: HashMap<String, Result<Option<Record>, ServiceNowError>> = HashMap::new();
+        let mut answers: HashMap<String, Result<Vec<Record>, ServiceNowError>> = HashMap::new();
         let mut pending: Vec<&BatchRequest> = requests.iter().collect();
         let mut renewed = false;
         for _ in 0..ROUNDS {
@@ -282,7 +313,7 @@ impl Client {
 }
 
 /// One serviced item as the outcome of its request.
-fn item_result(req: &BatchRequest, item: &WireServiced) -> Result<Option<Record>, ServiceNowError> {
+fn item_result(req: &BatchRequest, item: &WireServiced) -> Result<Vec<Record>, ServiceNowError> {
     let endpoint = req.endpoint();
     let body = match &item.body {
         Some(b) if !b.is_empty() => base64::engine::general_purpose::STANDARD
@@ -317,16 +348,16 @@ fn item_result(req: &BatchRequest, item: &WireServiced) -> Result<Option<Record>
         body,
     };
     if status == StatusCode::NOT_FOUND && req.method == Method::GET {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     if status.is_success() && reply.body.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let reply = transport::success(&req.method, &endpoint, reply)?;
     match transport::decode(&req.method, &endpoint, &reply)? {
-        ResultBody::One(r) => Ok(Some(r)),
-        ResultBody::Many(mut rows) => Ok(rows.pop()),
-        ResultBody::Missing => Ok(None),
+        ResultBody::One(r) => Ok(vec![r]),
+        ResultBody::Many(rows) => Ok(rows),
+        ResultBody::Missing => Ok(Vec::new()),
     }
 }
 

@@ -107,7 +107,7 @@ async fn batch_api(client: &Client) -> Line {
         Err(e) => return Line::fail(format!("Batch API: {e}")),
     };
     match client.batch(vec![probe]).await {
-        Ok(answers) => match answers.into_iter().next().map(|a| a.result) {
+        Ok(answers) => match answers.into_iter().next().map(|a| a.record()) {
             Some(Ok(_)) => Line::ok(
                 "Batch API (POST /api/now/v1/batch): available; the outbox sends its writes together",
             ),
