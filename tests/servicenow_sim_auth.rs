@@ -294,7 +294,7 @@ async fn batch_items_refused_after_a_revocation_mid_batch_are_sent_again_with_a_
     };
     let answers = client.batch(vec![item(1), item(2)]).await.unwrap();
     for answer in answers {
-        let record = answer.result.unwrap().expect("a created record");
+        let record = answer.record().unwrap().expect("a created record");
         assert!(record.number().unwrap_or_default().starts_with("INC"));
     }
     assert!(token_requests(&sim).await >= 2, "the token was renewed");
