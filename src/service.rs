@@ -48,12 +48,12 @@ pub async fn start(
     let notifier = Notifier::new(config.sources.clone(), config.servicenow.request_timeout)
         .context("setting up the source notifier")?;
     let wake = Arc::new(Notify::new());
-    let intake = Intake {
-        db: db.clone(),
-        mappings: pipeline.mappings,
-        templates: pipeline.templates,
-        wake: wake.clone(),
-    };
+    let intake = Intake::new(
+        db.clone(),
+        pipeline.mappings,
+        pipeline.templates,
+        wake.clone(),
+    );
 
     let instance = format!(
         "{}-{}",

@@ -152,12 +152,12 @@ impl Harness {
 
 pub fn intake(db: &DatabaseConnection, config: &Config) -> Intake {
     let pipeline = snowsync::pipeline::load(&config.mapping).expect("mappings and templates");
-    Intake {
-        db: db.clone(),
-        mappings: pipeline.mappings,
-        templates: pipeline.templates,
-        wake: Arc::new(tokio::sync::Notify::new()),
-    }
+    Intake::new(
+        db.clone(),
+        pipeline.mappings,
+        pipeline.templates,
+        Arc::new(tokio::sync::Notify::new()),
+    )
 }
 
 pub fn deliverer(db: &DatabaseConnection, config: &Config) -> ServiceNowDeliverer {
