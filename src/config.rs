@@ -161,6 +161,9 @@ pub struct OutboxConfig {
     pub idle_poll: Duration,
     /// The longest one delivery may take, waits included; it is cut off after that.
     pub delivery_timeout: Duration,
+    /// The most rows a worker claims at once; their ticket writes go out together in one
+    /// Batch API call. 1 delivers row by row.
+    pub batch_size: usize,
     pub retry: RetryPolicy,
 }
 

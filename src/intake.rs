@@ -12,6 +12,7 @@ use crate::mapping::{self, Mappings, PlanError, Templates, TicketPlan};
 use crate::operation::{NamedReference, OpKind, TicketPayload};
 use crate::store::entity::finding::Model as FindingRow;
 use crate::store::findings::{self, FindingRecord, Planned, PlannedFor, RecordError, Recorded};
+use crate::store::group_commit::{GroupCommit, Job};
 use crate::store::sync;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,67 @@ pub struct Intake {
     pub templates: Arc<Templates>,
     /// Woken after every commit so idle outbox workers start at once.
     pub wake: Arc<Notify>,
+    /// Writes of concurrent events share transactions (`store::group_commit`).
+    writes: Arc<GroupCommit<EventWrite>>,
+}
+
+/// The most events one ingest transaction takes.
+const EVENTS_PER_COMMIT: usize = 64;
+
+impl Intake {
+    pub fn new(
+        db: DatabaseConnection,
+        mappings: Arc<Mappings>,
+        templates: Arc<Templates>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            writes: Arc::new(GroupCommit::new(db.clone(), EVENTS_PER_COMMIT)),
+            db,
+            mappings,
+            templates,
+            wake,
+        }
+    }
+}
+
+/// The write of one source event, planned: every finding of it, all or none, in a
+/// savepoint of a group transaction.
+struct EventWrite {
+    prepared: Vec<Prepared>,
+    event: SourceEvent,
+    actor: String,
+}
+
+impl Job for EventWrite {
+    type Output = Vec<Recorded>;
+    type Error = RecordError;
+
+    async fn run(&self, txn: &sea_orm::DatabaseTransaction) -> Result<Vec<Recorded>, RecordError> {
+        let mut recorded = Vec::with_capacity(self.prepared.len());
+        for item in &self.prepared {
+            recorded.push(match item {
+                Prepared::Event {
+                    record,
+                    planned,
+                    planned_for,
+                } => {
+                    findings::record_in(txn, record, self.event, &self.actor, planned, *planned_for)
+                        .await?
+                }
+                Prepared::Reopen {
+                    record,
+                    previous,
+                    planned,
+                } => findings::reopen_in(txn, record, previous, &self.actor, planned).await?,
+            });
+        }
+        Ok(recorded)
+    }
+
+    fn commit_failed(err: &sea_orm::DbErr) -> RecordError {
+        RecordError::Db(crate::store::copy_of(err))
+    }
 }
 
 /// A finding event planned and ready to write.
@@ -149,40 +211,23 @@ impl Intake {
             }
         }
         let mut round = 0;
-        let recorded = 'rounds: loop {
+        let recorded = loop {
             round += 1;
             let mut prepared = Vec::with_capacity(unique.len());
             for finding in &unique {
                 prepared.push(self.prepare(finding, event, actor).await?);
             }
-            // Held until the transaction ends: ingest writers take turns in arrival order.
-            let _turn = crate::store::write_turn(&self.db).await;
-            let txn = crate::store::begin_write(&self.db).await?;
-            let mut recorded = Vec::with_capacity(prepared.len());
-            for item in &prepared {
-                let written = match item {
-                    Prepared::Event {
-                        record,
-                        planned,
-                        planned_for,
-                    } => {
-                        findings::record_in(&txn, record, event, actor, planned, *planned_for).await
-                    }
-                    Prepared::Reopen {
-                        record,
-                        previous,
-                        planned,
-                    } => findings::reopen_in(&txn, record, previous, actor, planned).await,
-                };
-                match written {
-                    Ok(r) => recorded.push(r),
-                    // Dropping the transaction rolls it back; plan everything again.
-                    Err(RecordError::Moved(_)) if round < PLAN_ROUNDS => continue 'rounds,
-                    Err(err) => return Err(record_error(err)),
-                }
+            let write = EventWrite {
+                prepared,
+                event,
+                actor: actor.to_owned(),
+            };
+            match self.writes.submit(write).await {
+                Ok(recorded) => break recorded,
+                // Its savepoint was rolled back; plan everything again.
+                Err(RecordError::Moved(_)) if round < PLAN_ROUNDS => continue,
+                Err(err) => return Err(record_error(err)),
             }
-            txn.commit().await?;
-            break recorded;
         };
         self.wake.notify_one();
         let by_key: std::collections::HashMap<String, Recorded> = unique

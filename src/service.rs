@@ -48,23 +48,24 @@ pub async fn start(
     let notifier = Notifier::new(config.sources.clone(), config.servicenow.request_timeout)
         .context("setting up the source notifier")?;
     let wake = Arc::new(Notify::new());
-    let intake = Intake {
-        db: db.clone(),
-        mappings: pipeline.mappings,
-        templates: pipeline.templates,
-        wake: wake.clone(),
-    };
+    let intake = Intake::new(
+        db.clone(),
+        pipeline.mappings,
+        pipeline.templates,
+        wake.clone(),
+    );
 
     let instance = format!(
         "{}-{}",
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    let deliverer = Arc::new(ServiceNowDeliverer {
-        db: db.clone(),
-        client: client.clone(),
+    let deliverer = Arc::new(ServiceNowDeliverer::new(
+        db.clone(),
+        client.clone(),
         notifier,
-    });
+        config.outbox.batch_size,
+    ));
     let workers = WorkerPool::start(
         db.clone(),
         &instance,

@@ -19,11 +19,12 @@ on_both_engines!(
         // The deliverer's connection pool is closed: every read of the ticket link fails.
         let broken = h.test_db.open().await;
         broken.close_by_ref().await.expect("close");
-        let unlucky = ServiceNowDeliverer {
-            db: broken,
-            client: h.deliverer.client.clone(),
-            notifier: h.deliverer.notifier.clone(),
-        };
+        let unlucky = ServiceNowDeliverer::new(
+            broken,
+            h.deliverer.client.clone(),
+            h.deliverer.notifier.clone(),
+            h.config.outbox.batch_size,
+        );
         assert!(
             snowsync::outbox::dispatch_once(&h.db, "unlucky", &h.config.outbox, &unlucky)
                 .await

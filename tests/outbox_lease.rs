@@ -275,7 +275,7 @@ on_both_engines!(
         let lease = Lease::hold(
             h.db.clone(),
             "mine",
-            &mine,
+            std::slice::from_ref(&mine),
             terms.lease,
             tokio::time::Instant::now(),
         );

@@ -98,7 +98,7 @@ async fn of_ten_thousand_linked_incidents_the_three_the_help_desk_changed_come_b
             })
             .collect();
         for answer in client.batch(requests).await.unwrap() {
-            let record = answer.result.unwrap().unwrap();
+            let record = answer.record().unwrap().unwrap();
             all.push(record.sys_id().unwrap().to_owned());
         }
     }

@@ -84,8 +84,37 @@ async fn check_succeeds_against_the_emulator_in_each_auth_mode() {
         assert!(text.contains("ok   read access to incident"), "{text}");
         assert!(text.contains("ok   read access to sc_request"), "{text}");
         assert!(text.contains("ok   tags can be written"), "{text}");
+        assert!(text.contains("ok   Batch API"), "{text}");
         assert!(!text.contains("FAIL"), "{text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_warns_that_delivery_goes_one_request_per_write_when_the_batch_api_is_refused() {
+    let sim = sim::spawn(SimConfig::default()).await.unwrap();
+    sim.set_faults(
+        snowsync::sim::Faults::none()
+            .with_rule(snowsync::sim::FaultRule::error(403, 1.0).on("POST", "/api/now/v1/batch")),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (_, password) = sim.integration_credentials();
+    let config = write_config(dir.path(), &sim, "basic", &password);
+    let out = snowsync(&["check", "--config", config.to_str().unwrap()]).await;
+    let text = stdout(&out);
+    assert!(
+        out.status.success(),
+        "a refused Batch API is not a failure:\n{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains("Batch API"))
+        .unwrap_or_else(|| panic!("no Batch API line:\n{text}"));
+    assert!(line.starts_with("warn Batch API refused"), "{line}");
+    assert!(
+        line.contains("403") && line.contains("one request per write"),
+        "{line}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

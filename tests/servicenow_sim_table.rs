@@ -389,9 +389,9 @@ async fn a_batch_sends_several_requests_in_one_call_and_answers_each() {
     );
     let ids: Vec<&str> = answers.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["one", "two", "three"]);
-    let one = answers[0].result.as_ref().unwrap().as_ref().unwrap();
+    let one = answers[0].result.as_ref().unwrap().first().unwrap();
     assert!(one.number().unwrap().starts_with("INC"));
-    let two = answers[1].result.as_ref().unwrap().as_ref().unwrap();
+    let two = answers[1].result.as_ref().unwrap().first().unwrap();
     assert_eq!(two.str("urgency"), Some("1"));
-    assert!(answers[2].result.as_ref().unwrap().is_none());
+    assert!(answers[2].result.as_ref().unwrap().is_empty());
 }

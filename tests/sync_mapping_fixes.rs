@@ -269,12 +269,12 @@ on_both_engines!(
         let mut mapping = h.config.mapping.clone();
         mapping.templates_dir = templates.path().to_path_buf();
         let pipeline = snowsync::pipeline::load(&mapping).expect("pipeline");
-        let intake = snowsync::intake::Intake {
-            db: h.db.clone(),
-            mappings: pipeline.mappings,
-            templates: pipeline.templates,
-            wake: std::sync::Arc::new(tokio::sync::Notify::new()),
-        };
+        let intake = snowsync::intake::Intake::new(
+            h.db.clone(),
+            pipeline.mappings,
+            pipeline.templates,
+            std::sync::Arc::new(tokio::sync::Notify::new()),
+        );
 
         let err = intake
             .event_for_id(recorded.finding_id, SourceEvent::Resolved, "test")

@@ -226,9 +226,6 @@ on_both_engines!(
         let a = h
             .failing(&finding("inactive-users", "ana.souza@simubiz.com"))
             .await;
-        let b = h
-            .failing(&finding("inactive-users", "li.wei@simubiz.com"))
-            .await;
         // Every request in the next second gets a 429 with Retry-After: 1.
         h.sim
             .set_faults(
@@ -236,6 +233,9 @@ on_both_engines!(
             )
             .await;
         h.dispatch().await;
+        let b = h
+            .failing(&finding("inactive-users", "li.wei@simubiz.com"))
+            .await;
         let first = outbox::of_finding(&h.db, a.finding_id)
             .await
             .expect("rows")
@@ -346,7 +346,7 @@ on_both_engines!(
         let lease = snowsync::outbox::lease::Lease::hold(
             h.db.clone(),
             "live",
-            &taken,
+            std::slice::from_ref(&taken),
             terms.lease,
             tokio::time::Instant::now(),
         );

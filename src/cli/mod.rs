@@ -264,12 +264,12 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
 async fn ingest_file(config: Config, file: PathBuf, no_progress: bool) -> anyhow::Result<ExitCode> {
     let db = open_store(&config).await?;
     let pipeline = pipeline::load(&config.mapping)?;
-    let intake = crate::intake::Intake {
+    let intake = crate::intake::Intake::new(
         db,
-        mappings: pipeline.mappings,
-        templates: pipeline.templates,
-        wake: std::sync::Arc::new(tokio::sync::Notify::new()),
-    };
+        pipeline.mappings,
+        pipeline.templates,
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
     let report = ingest::ingest_file(&intake, &file, !no_progress).await?;
     for (line, error) in &report.rejected {
         eprintln!("{}:{line}: skipped: {error}", file.display());

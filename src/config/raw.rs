@@ -81,6 +81,7 @@ pub(super) struct Outbox {
     pub(super) idle_poll: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     pub(super) delivery_timeout: Option<Duration>,
+    pub(super) batch_size: Option<usize>,
     pub(super) max_attempts: Option<u32>,
     #[serde(default, with = "humantime_serde")]
     pub(super) initial: Option<Duration>,

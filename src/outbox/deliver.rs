@@ -35,6 +35,25 @@ pub struct ServiceNowDeliverer {
     pub db: DatabaseConnection,
     pub client: Client,
     pub notifier: Notifier,
+    /// The most Batch API items in one call (`outbox.batch_size`).
+    pub(super) batch_size: usize,
+}
+
+impl ServiceNowDeliverer {
+    /// A deliverer sending at most `batch_size` items in one Batch API call.
+    pub fn new(
+        db: DatabaseConnection,
+        client: Client,
+        notifier: Notifier,
+        batch_size: usize,
+    ) -> Self {
+        Self {
+            db,
+            client,
+            notifier,
+            batch_size: batch_size.max(1),
+        }
+    }
 }
 
 impl super::Deliver for ServiceNowDeliverer {
@@ -61,44 +80,52 @@ impl super::Deliver for ServiceNowDeliverer {
             }
         };
         let client = self.client.fenced(fence);
-        let result = match op {
+        outcome(match op {
             OpKind::CreateTicket => self.create(&client, row, &payload).await,
             OpKind::ApplyTags => self.tag(&client, row, &payload).await,
             _ => self.update(&client, row, &payload).await,
-        };
-        match result {
-            Ok(delivery) => delivery,
-            Err(Failure::ServiceNow(err)) => from_error(&err),
-            Err(Failure::Store(err)) => Delivery::Retry {
-                after: None,
-                reason: format!("cannot read the ticket link: {err}"),
+        })
+    }
+
+    async fn deliver_all(&self, rows: &[OutboxRow], fence: Fence) -> Vec<Delivery> {
+        self.deliver_together(rows, fence).await
+    }
+}
+
+/// The `Delivery` of a delivery step's result.
+pub(super) fn outcome(result: Result<Delivery, Failure>) -> Delivery {
+    match result {
+        Ok(delivery) => delivery,
+        Err(Failure::ServiceNow(err)) => from_error(&err),
+        Err(Failure::Store(err)) => Delivery::Retry {
+            after: None,
+            reason: format!("cannot read the ticket link: {err}"),
+            maybe_applied: false,
+            unanswered: false,
+        },
+        Err(Failure::Reference(err)) => match err.classify() {
+            Disposition::Outage { after } => Delivery::Outage {
+                after,
+                reason: err.to_string(),
                 maybe_applied: false,
                 unanswered: false,
             },
-            Err(Failure::Reference(err)) => match err.classify() {
-                Disposition::Outage { after } => Delivery::Outage {
-                    after,
-                    reason: err.to_string(),
-                    maybe_applied: false,
-                    unanswered: false,
-                },
-                Disposition::Retry { after } => Delivery::Retry {
-                    after,
-                    reason: err.to_string(),
-                    maybe_applied: false,
-                    unanswered: false,
-                },
-                Disposition::GiveUp => Delivery::Dead {
-                    reason: err.to_string(),
-                },
+            Disposition::Retry { after } => Delivery::Retry {
+                after,
+                reason: err.to_string(),
+                maybe_applied: false,
+                unanswered: false,
             },
-        }
+            Disposition::GiveUp => Delivery::Dead {
+                reason: err.to_string(),
+            },
+        },
     }
 }
 
 /// Why a delivery step failed: a ServiceNow call, a name that resolves to no single record,
 /// or the database (always transient: it says nothing about the row).
-enum Failure {
+pub(super) enum Failure {
     ServiceNow(ServiceNowError),
     Reference(ReferenceError),
     Store(DbErr),
@@ -144,7 +171,7 @@ pub fn from_error(err: &ServiceNowError) -> Delivery {
 }
 
 impl ServiceNowDeliverer {
-    async fn fields_with_references(
+    pub(super) async fn fields_with_references(
         &self,
         payload: &TicketPayload,
     ) -> Result<Map<String, Value>, Failure> {
@@ -252,24 +279,35 @@ impl ServiceNowDeliverer {
     /// retried as possibly applied, so the next attempt finds the ticket instead of
     /// creating a second one.
     async fn save(&self, row: &OutboxRow, record: &Record) -> Delivery {
-        let state = TicketSnapshot {
-            sys_id: record.sys_id().map(str::to_owned),
-            number: record.number().map(str::to_owned),
-            state: record.str("state").map(str::to_owned),
-            approval: record.str("approval").map(str::to_owned),
-            priority: record.str("priority").map(str::to_owned),
-            assignment_group: record.reference("assignment_group").map(str::to_owned),
-            sys_mod_count: record.sys_mod_count(),
-            sys_updated_on: record.str("sys_updated_on").map(str::to_owned),
-        };
+        let state = snapshot(record);
         match findings::save_ticket(&self.db, row.finding_id, &state, Utc::now()).await {
             Ok(()) => Delivery::Done,
-            Err(e) => Delivery::Retry {
-                after: None,
-                reason: format!("ticket written but not recorded: {e}"),
-                maybe_applied: true,
-                unanswered: false,
-            },
+            Err(e) => unrecorded(&e),
         }
+    }
+}
+
+/// What snowsync keeps of a ticket it wrote, from the record ServiceNow returned.
+pub(super) fn snapshot(record: &Record) -> TicketSnapshot {
+    TicketSnapshot {
+        sys_id: record.sys_id().map(str::to_owned),
+        number: record.number().map(str::to_owned),
+        state: record.str("state").map(str::to_owned),
+        approval: record.str("approval").map(str::to_owned),
+        priority: record.str("priority").map(str::to_owned),
+        assignment_group: record.reference("assignment_group").map(str::to_owned),
+        sys_mod_count: record.sys_mod_count(),
+        sys_updated_on: record.str("sys_updated_on").map(str::to_owned),
+    }
+}
+
+/// A write that reached ServiceNow but could not be recorded is retried as possibly applied,
+/// so the next attempt finds the ticket instead of creating a second one.
+pub(super) fn unrecorded(err: &DbErr) -> Delivery {
+    Delivery::Retry {
+        after: None,
+        reason: format!("ticket written but not recorded: {err}"),
+        maybe_applied: true,
+        unanswered: false,
     }
 }

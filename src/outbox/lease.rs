@@ -1,10 +1,11 @@
-//! A worker's hold on the row it delivers: the heartbeat that renews the claim while the
+//! A worker's hold on the rows it delivers: the heartbeat that renews the claims while the
 //! delivery runs, and the write fence the ServiceNow client consults before each write.
 //!
-//! Right before each write the fence renews the claim in the database, fenced like an ack
-//! (same worker, same attempt, still in flight), and admits the write only when that
-//! renewal succeeded and outlasts the request timeout. So a worker whose row was taken over
-//! sends nothing, whatever the clocks say, and every write it does send has ended, on its
+//! Right before each write the fence renews every claim of the hold in the database in one
+//! statement, fenced like an ack (same worker, same attempt, still in flight), and admits
+//! the write only when every renewal succeeded and the lease outlasts the request timeout.
+//! So a worker any of whose rows was taken over sends nothing, whatever the clocks say (a
+//! batch carries writes of all its rows), and every write it does send has ended, on its
 //! side, before its lease can expire. Nothing here decides what a delivery does; it only
 //! says whether it may still write.
 
@@ -21,7 +22,8 @@ use crate::servicenow::{Fence, FenceFuture, WriteFence};
 use crate::store::entity::outbox::Model as OutboxRow;
 use crate::store::outbox as rows;
 
-/// The claim of one row by one worker, renewed by a heartbeat until released.
+/// The claims of one worker on the rows it claimed together, renewed by a heartbeat until
+/// released. They stand or fall together.
 pub struct Lease {
     hold: Arc<Hold>,
     heartbeat: JoinHandle<()>,
@@ -30,7 +32,7 @@ pub struct Lease {
 struct Hold {
     db: DatabaseConnection,
     worker: String,
-    row: OutboxRow,
+    rows: Vec<OutboxRow>,
     lease: Duration,
     state: Mutex<State>,
     lost: Notify,
@@ -40,24 +42,24 @@ struct State {
     /// The claim is confirmed in the database until at least this instant (monotonic):
     /// the start of the statement that last set `locked_until`, plus the lease.
     confirmed_until: Instant,
-    /// The database said the row is no longer this claim's.
+    /// The database said a row is no longer this worker's.
     lost: bool,
 }
 
 impl Lease {
-    /// Holds `row`, claimed by `worker` with a claim statement sent at `claimed_at`, and
-    /// renews it every third of `lease` until released.
+    /// Holds `rows`, claimed by `worker` with a claim statement sent at `claimed_at`, and
+    /// renews them every third of `lease` until released.
     pub fn hold(
         db: DatabaseConnection,
         worker: &str,
-        row: &OutboxRow,
+        rows: &[OutboxRow],
         lease: Duration,
         claimed_at: Instant,
     ) -> Self {
         let hold = Arc::new(Hold {
             db,
             worker: worker.to_owned(),
-            row: row.clone(),
+            rows: rows.to_vec(),
             lease,
             state: Mutex::new(State {
                 confirmed_until: claimed_at + lease,
@@ -74,7 +76,7 @@ impl Lease {
         self.hold.clone()
     }
 
-    /// Completes when the database says another worker owns the row (or it was settled).
+    /// Completes when the database says another worker owns a row (or it was settled).
     pub async fn lost(&self) {
         loop {
             let notified = self.hold.lost.notified();
@@ -113,7 +115,11 @@ impl Hold {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Renews the claim once. Returns `false` once it is lost; a database error only leaves
+    fn ids(&self) -> Vec<i64> {
+        self.rows.iter().map(|r| r.id).collect()
+    }
+
+    /// Renews the claims once. Returns `false` once it is lost; a database error only leaves
     /// the confirmation where it was.
     async fn renew(&self) -> bool {
         self.renew_now().await.is_ok() || !self.state().lost
@@ -127,24 +133,25 @@ impl Hold {
         let started = Instant::now();
         let until = Utc::now()
             + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(60));
-        match rows::renew(&self.db, &self.row, &self.worker, until).await {
-            Ok(true) => {
+        match rows::renew_all(&self.db, &self.rows, &self.worker, until).await {
+            Ok(kept) if kept == self.rows.len() as u64 => {
                 let mut state = self.state();
                 state.confirmed_until = state.confirmed_until.max(started + self.lease);
                 Ok(())
             }
-            Ok(false) => {
+            Ok(kept) => {
                 tracing::warn!(
-                    outbox.id = self.row.id,
+                    outbox.ids = ?self.ids(),
+                    kept,
                     worker = %self.worker,
-                    "lease lost: another worker owns the row; abandoning the delivery"
+                    "lease lost: another worker owns a row; abandoning the delivery"
                 );
                 self.state().lost = true;
                 self.lost.notify_waiters();
                 Err(LOST.to_owned())
             }
             Err(e) => {
-                tracing::warn!(outbox.id = self.row.id, worker = %self.worker, error = %e, "lease renewal failed");
+                tracing::warn!(outbox.ids = ?self.ids(), worker = %self.worker, error = %e, "lease renewal failed");
                 Err(format!("the outbox lease could not be renewed: {e}"))
             }
         }

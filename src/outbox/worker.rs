@@ -1,8 +1,9 @@
-//! Outbox workers: claim one due row, deliver it, record the outcome. Nothing else.
+//! Outbox workers: claim due rows (up to `outbox.batch_size`, at most one per finding),
+//! deliver them together, record each outcome. Nothing else.
 //!
-//! No transaction is open while a row is being delivered: the claim commits first. The row
-//! is held by a `Lease` (renewed while the delivery runs, consulted before every write) and
-//! the delivery is cut off after `outbox.delivery_timeout`.
+//! No transaction is open while rows are being delivered: the claim commits first. The rows
+//! are held by one `Lease` (renewed while the delivery runs, consulted before every write)
+//! and the delivery is cut off after `outbox.delivery_timeout`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,7 +49,7 @@ pub enum Delivery {
     },
 }
 
-/// Delivers one outbox row to wherever its operation goes, passing every write through
+/// Delivers outbox rows to wherever their operations go, passing every write through
 /// `fence` (the worker's lease) right before it is sent.
 pub trait Deliver: Send + Sync + 'static {
     fn deliver(
@@ -56,19 +57,42 @@ pub trait Deliver: Send + Sync + 'static {
         row: &OutboxRow,
         fence: Fence,
     ) -> impl std::future::Future<Output = Delivery> + Send;
+
+    /// Delivers rows claimed together, each of a different finding: one outcome per row,
+    /// in order. By default each row on its own, all at once.
+    fn deliver_all(
+        &self,
+        rows: &[OutboxRow],
+        fence: Fence,
+    ) -> impl std::future::Future<Output = Vec<Delivery>> + Send {
+        futures_util::future::join_all(rows.iter().map(move |row| self.deliver(row, fence.clone())))
+    }
 }
 
-/// Claims and delivers at most one row as `worker`. Returns whether a row was handled.
+/// Claims and delivers due rows as `worker`, up to `outbox.batch_size`, burying first the
+/// rows whose last attempt's lease expired. Returns whether a row was handled.
 pub async fn dispatch_once<D: Deliver>(
     db: &DatabaseConnection,
     worker: &str,
     config: &OutboxConfig,
     deliverer: &D,
 ) -> Result<bool, DbErr> {
+    bury_exhausted(db, config).await?;
     dispatch_with(db, worker, config, deliverer, &OutagePause::default()).await
 }
 
-/// `dispatch_once` for a worker of a pool: an outage pauses `outage`, a delivery ends it.
+/// Buries the rows whose lease expired on their last attempt (`rows::bury_exhausted`).
+async fn bury_exhausted(db: &DatabaseConnection, config: &OutboxConfig) -> Result<(), DbErr> {
+    for row in rows::bury_exhausted(db, &ClaimTerms::of(config), Utc::now()).await? {
+        let reason = row.last_error.as_deref().unwrap_or_default();
+        tracing::error!(outbox.id = row.id, op = %row.op, attempts = row.attempts, error = %reason, "delivery dead");
+        metrics::counter!("outbox_dead_total", "op" => row.op.as_str()).increment(1);
+    }
+    Ok(())
+}
+
+/// Claims and delivers up to `outbox.batch_size` due rows for a worker of a pool: an
+/// outage pauses `outage`, a delivery ends it. Returns whether a row was handled.
 async fn dispatch_with<D: Deliver>(
     db: &DatabaseConnection,
     worker: &str,
@@ -77,19 +101,15 @@ async fn dispatch_with<D: Deliver>(
     outage: &OutagePause,
 ) -> Result<bool, DbErr> {
     let terms = ClaimTerms::of(config);
-    for row in rows::bury_exhausted(db, &terms, Utc::now()).await? {
-        let reason = row.last_error.as_deref().unwrap_or_default();
-        tracing::error!(outbox.id = row.id, op = %row.op, attempts = row.attempts, error = %reason, "delivery dead");
-        metrics::counter!("outbox_dead_total", "op" => row.op.as_str()).increment(1);
-    }
     let claimed_at = tokio::time::Instant::now();
-    let Some(row) = rows::claim(db, worker, 1, &terms, Utc::now()).await?.pop() else {
+    let claimed = rows::claim(db, worker, config.batch_size as u64, &terms, Utc::now()).await?;
+    if claimed.is_empty() {
         return Ok(false);
-    };
-    let lease = Lease::hold(db.clone(), worker, &row, config.lease, claimed_at);
-    let outcome = tokio::select! {
-        delivered = tokio::time::timeout(config.delivery_timeout, deliverer.deliver(&row, lease.fence())) => {
-            delivered.unwrap_or_else(|_| Delivery::Retry {
+    }
+    let lease = Lease::hold(db.clone(), worker, &claimed, config.lease, claimed_at);
+    let outcomes = tokio::select! {
+        delivered = tokio::time::timeout(config.delivery_timeout, deliverer.deliver_all(&claimed, lease.fence())) => {
+            delivered.unwrap_or_else(|_| vec![Delivery::Retry {
                 after: None,
                 reason: format!(
                     "delivery cut off after {}",
@@ -98,18 +118,50 @@ async fn dispatch_with<D: Deliver>(
                 // A write may have been on its way when the delivery was dropped.
                 maybe_applied: true,
                 unanswered: true,
-            })
+            }; claimed.len()])
         }
-        () = lease.lost() => Delivery::Retry {
+        () = lease.lost() => vec![Delivery::Retry {
             after: None,
             reason: "lease lost to another worker during delivery".to_owned(),
             maybe_applied: true,
             unanswered: true,
-        },
+        }; claimed.len()],
     };
     lease.release();
-    settle(db, worker, config, outage, &row, outcome).await?;
+    let mut done = Vec::new();
+    for (row, outcome) in claimed.iter().zip(outcomes) {
+        match outcome {
+            Delivery::Done => done.push(row),
+            other => settle(db, worker, config, outage, row, other).await?,
+        }
+    }
+    complete(db, worker, outage, &done).await?;
     Ok(true)
+}
+
+/// Acks the delivered rows in one statement.
+async fn complete(
+    db: &DatabaseConnection,
+    worker: &str,
+    outage: &OutagePause,
+    done: &[&OutboxRow],
+) -> Result<(), DbErr> {
+    if done.is_empty() {
+        return Ok(());
+    }
+    outage.delivered();
+    for row in done {
+        metrics::counter!("outbox_delivered_total", "op" => row.op.as_str()).increment(1);
+    }
+    let kept = rows::complete_all(db, done, worker, Utc::now()).await?;
+    if kept < done.len() as u64 {
+        tracing::warn!(
+            worker,
+            lost = done.len() as u64 - kept,
+            "lease lost before the ack; another worker owns the rows"
+        );
+    }
+    Ok(())
 }
 
 /// The delay before a row's next attempt: `delay`, or the takeover grace after a write that
@@ -137,9 +189,8 @@ async fn settle(
     let now = Utc::now();
     let kept = match outcome {
         Delivery::Done => {
-            outage.delivered();
-            metrics::counter!("outbox_delivered_total", "op" => row.op.as_str()).increment(1);
-            rows::complete(db, row, worker, now).await?
+            complete(db, worker, outage, &[row]).await?;
+            true
         }
         Delivery::Outage {
             after,
@@ -249,7 +300,16 @@ async fn work<D: Deliver>(
     shutdown: CancellationToken,
 ) {
     let worker = w.name.as_str();
+    // Burying is a scan of the in-flight rows; it runs between claims, not before each.
+    let bury_every = w.config.idle_poll.max(Duration::from_secs(1));
+    let mut buried_at: Option<tokio::time::Instant> = None;
     while !shutdown.is_cancelled() {
+        if buried_at.is_none_or(|at| at.elapsed() >= bury_every) {
+            buried_at = Some(tokio::time::Instant::now());
+            if let Err(e) = bury_exhausted(&w.db, &w.config).await {
+                tracing::warn!(worker, error = %e, "burying exhausted rows failed");
+            }
+        }
         // While ServiceNow is unavailable nobody claims: the pause ends by itself.
         if let Some(left) = w.outage.remaining() {
             tokio::select! {

@@ -2,6 +2,8 @@
 //! HTTP call, each answered on its own. Items the instance leaves unserviced are re-sent.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
@@ -10,12 +12,45 @@ use serde_json::{Map, Value};
 
 use super::Client;
 use super::error::ServiceNowError;
-use super::table::{NO_LINKS, fields_param, own, record_path, table_path};
+use super::table::{ACTUAL_VALUES, NO_LINKS, fields_param, own, record_path, table_path};
 use super::transport::{self, Call, Reply};
 use super::wire::{Record, ResultBody};
 
 /// Rounds of sending before an unserviced item is reported as such.
 const ROUNDS: usize = 3;
+
+/// How long the client keeps to single requests after the instance refused the Batch API.
+const SINGLE_REQUESTS_FOR: Duration = Duration::from_secs(600);
+
+/// Whether the instance takes Batch API calls: after a refusal, not until the given time.
+#[derive(Default)]
+pub(crate) struct Support(Mutex<Option<tokio::time::Instant>>);
+
+impl Support {
+    fn usable(&self) -> bool {
+        let mut refused_until = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match *refused_until {
+            Some(until) if tokio::time::Instant::now() < until => false,
+            Some(_) => {
+                *refused_until = None;
+                true
+            }
+            None => true,
+        }
+    }
+
+    fn refused(&self, err: &ServiceNowError) {
+        let mut refused_until = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if refused_until.is_none() {
+            tracing::warn!(
+                error = %err,
+                "the instance refuses the Batch API; sending one request per write for {}",
+                humantime::format_duration(SINGLE_REQUESTS_FOR)
+            );
+        }
+        *refused_until = Some(tokio::time::Instant::now() + SINGLE_REQUESTS_FOR);
+    }
+}
 
 /// One request inside a batch.
 #[derive(Debug, Clone)]
@@ -32,8 +67,16 @@ pub struct BatchRequest {
 #[derive(Debug)]
 pub struct BatchResponse {
     pub id: String,
-    /// The record the item returned; `Ok(None)` for a 404 on a read or an empty body.
-    pub result: Result<Option<Record>, ServiceNowError>,
+    /// The records the item returned: the one written or read, or a query's matches; none
+    /// for a 404 on a read or an empty body.
+    pub result: Result<Vec<Record>, ServiceNowError>,
+}
+
+impl BatchResponse {
+    /// The one record a create, update or read returned, if any.
+    pub fn record(self) -> Result<Option<Record>, ServiceNowError> {
+        self.result.map(|records| records.into_iter().next())
+    }
 }
 
 impl BatchRequest {
@@ -86,6 +129,29 @@ impl BatchRequest {
         })
     }
 
+    /// A query: at most `limit` records of `table` matching `encoded_query`.
+    pub fn query(
+        id: impl Into<String>,
+        table: &str,
+        encoded_query: &str,
+        fields: &[&str],
+        limit: u32,
+    ) -> Result<Self, ServiceNowError> {
+        Ok(Self {
+            id: id.into(),
+            method: Method::GET,
+            path: table_path(table)?,
+            query: vec![
+                ("sysparm_query", encoded_query.to_owned()),
+                fields_param(fields)?,
+                own(NO_LINKS),
+                own(ACTUAL_VALUES),
+                ("sysparm_limit", limit.to_string()),
+            ],
+            body: None,
+        })
+    }
+
     fn endpoint(&self) -> String {
         format!("/{}", self.path)
     }
@@ -130,6 +196,12 @@ struct WireServiced {
 }
 
 impl Client {
+    /// False for a while after the instance refused a Batch API call as a whole
+    /// ([`ServiceNowError::refuses_batch_api`]): callers then send one request per write.
+    pub fn batch_usable(&self) -> bool {
+        self.inner.batch_support.usable()
+    }
+
     /// Sends `requests` in one Batch API call (re-sending unserviced items up to three rounds)
     /// and returns one response per request, in the order given. The call itself failing
     /// (auth, transport, status) is the error; each item's own failure is in its `result`.
@@ -144,14 +216,22 @@ impl Client {
                 dup.id
             )));
         }
-        let mut answers: HashMap<String, Result<Option<Record>, ServiceNowError>> = HashMap::new();
+        let mut answers: HashMap<String, Result<Vec<Record>, ServiceNowError>> = HashMap::new();
         let mut pending: Vec<&BatchRequest> = requests.iter().collect();
         let mut renewed = false;
         for _ in 0..ROUNDS {
             if pending.is_empty() {
                 break;
             }
-            let answer = self.batch_round(&pending).await?;
+            let answer = match self.batch_round(&pending).await {
+                Ok(answer) => answer,
+                Err(err) => {
+                    if err.refuses_batch_api() {
+                        self.inner.batch_support.refused(&err);
+                    }
+                    return Err(err);
+                }
+            };
             let by_id: HashMap<&str, &BatchRequest> =
                 pending.iter().map(|r| (r.id.as_str(), *r)).collect();
             let mut unauthorized = false;
@@ -233,7 +313,7 @@ impl Client {
 }
 
 /// One serviced item as the outcome of its request.
-fn item_result(req: &BatchRequest, item: &WireServiced) -> Result<Option<Record>, ServiceNowError> {
+fn item_result(req: &BatchRequest, item: &WireServiced) -> Result<Vec<Record>, ServiceNowError> {
     let endpoint = req.endpoint();
     let body = match &item.body {
         Some(b) if !b.is_empty() => base64::engine::general_purpose::STANDARD
@@ -268,16 +348,16 @@ fn item_result(req: &BatchRequest, item: &WireServiced) -> Result<Option<Record>
         body,
     };
     if status == StatusCode::NOT_FOUND && req.method == Method::GET {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     if status.is_success() && reply.body.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let reply = transport::success(&req.method, &endpoint, reply)?;
     match transport::decode(&req.method, &endpoint, &reply)? {
-        ResultBody::One(r) => Ok(Some(r)),
-        ResultBody::Many(mut rows) => Ok(rows.pop()),
-        ResultBody::Missing => Ok(None),
+        ResultBody::One(r) => Ok(vec![r]),
+        ResultBody::Many(rows) => Ok(rows),
+        ResultBody::Missing => Ok(Vec::new()),
     }
 }
 

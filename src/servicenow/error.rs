@@ -145,6 +145,16 @@ impl ServiceNowError {
         matches!(self, Self::Timeout { .. } | Self::Transport { .. }) && self.is_ambiguous_write()
     }
 
+    /// True when a Batch API call was refused as a whole for what it is, not for what it
+    /// carries: the endpoint missing, disabled or forbidden to the integration user. Its
+    /// items were not run; sent one by one, they may pass.
+    pub fn refuses_batch_api(&self) -> bool {
+        matches!(
+            self,
+            Self::Status { status: 400 | 403 | 404 | 405, endpoint, .. } if endpoint.contains("/batch")
+        )
+    }
+
     /// True when the instance refused the credentials (a final 401, or a refused grant).
     pub fn is_auth(&self) -> bool {
         matches!(self, Self::Auth { .. } | Self::Status { status: 401, .. })

@@ -67,6 +67,7 @@ struct Inner {
     username: Option<String>,
     references: reference::Cache,
     labels: tags::Cache,
+    batch_support: batch::Support,
 }
 
 impl fmt::Debug for Client {
@@ -153,6 +154,7 @@ impl Client {
                 username,
                 references: reference::Cache::default(),
                 labels: tags::Cache::default(),
+                batch_support: batch::Support::default(),
             }),
             fence: None,
         })

@@ -198,22 +198,73 @@ impl Client {
                 "reference",
             )
             .await?;
-        let rows = page.rows;
-        let chosen = match rows.len() {
-            0 => None,
-            1 => rows.first(),
-            _ => {
-                let mut active = rows.iter().filter(|r| r.str("active") != Some("false"));
-                match (active.next(), active.next()) {
-                    (Some(one), None) => Some(one),
-                    _ => return Ok(Found::Several(rows.iter().map(describe).collect())),
-                }
+        Ok(judge(&page.rows))
+    }
+
+    /// Looks up, in one Batch API call, every name of `wanted` the cache does not hold yet,
+    /// and keeps the answers, so the `resolve_reference` calls that follow are served from
+    /// the cache: deliveries for many callers cost one request, not one per caller. Nothing
+    /// is kept from a failed call or item; those names are looked up on their own after.
+    pub async fn prefetch_references(&self, wanted: &[(ReferenceKind, String)]) {
+        let cache = &self.inner.references.0;
+        let mut keys: Vec<Key> = Vec::new();
+        let mut items = Vec::new();
+        for (kind, name) in wanted {
+            let key = (*kind, name.trim().to_owned());
+            if key.1.is_empty() || keys.contains(&key) || cache.contains_key(&key) {
+                continue;
+            }
+            let Ok(query) = kind.query(&key.1) else {
+                continue;
+            };
+            let Ok(item) = super::BatchRequest::query(
+                format!("ref{}", items.len()),
+                kind.table(),
+                &query,
+                kind.fields(),
+                CANDIDATES,
+            ) else {
+                continue;
+            };
+            items.push(item);
+            keys.push(key);
+        }
+        // One name costs one request either way; resolve_reference asks for it alone.
+        if items.len() < 2 || !self.batch_usable() {
+            return;
+        }
+        let answers = match self.batch(items).await {
+            Ok(answers) => answers,
+            Err(e) => {
+                debug!(error = %e, "reference prefetch failed; names are looked up one by one");
+                return;
             }
         };
-        Ok(match chosen.and_then(Record::sys_id) {
-            Some(sys_id) => Found::One(sys_id.to_owned()),
-            None => Found::None,
-        })
+        for (key, answer) in keys.into_iter().zip(answers) {
+            if let Ok(rows) = answer.result {
+                cache.insert(key, judge(&rows)).await;
+            }
+        }
+    }
+}
+
+/// What the matches of a name's lookup say: one record, none, or several. When several
+/// match and exactly one of them is active, that one is taken.
+fn judge(rows: &[Record]) -> Found {
+    let chosen = match rows.len() {
+        0 => None,
+        1 => rows.first(),
+        _ => {
+            let mut active = rows.iter().filter(|r| r.str("active") != Some("false"));
+            match (active.next(), active.next()) {
+                (Some(one), None) => Some(one),
+                _ => return Found::Several(rows.iter().map(describe).collect()),
+            }
+        }
+    };
+    match chosen.and_then(Record::sys_id) {
+        Some(sys_id) => Found::One(sys_id.to_owned()),
+        None => Found::None,
     }
 }
 

@@ -94,7 +94,33 @@ pub async fn check_with(client: &Client) -> Vec<Line> {
         );
     }
     lines.push(tags(client).await);
+    lines.push(batch_api(client).await);
     lines
+}
+
+/// Whether the instance takes Batch API calls, proved with a call carrying one harmless read
+/// (a record that does not exist). Without it delivery still works, one request per write.
+async fn batch_api(client: &Client) -> Line {
+    const NOBODY: &str = "00000000000000000000000000000000";
+    let probe = match super::BatchRequest::get("check", "incident", NOBODY, &["sys_id"]) {
+        Ok(probe) => probe,
+        Err(e) => return Line::fail(format!("Batch API: {e}")),
+    };
+    match client.batch(vec![probe]).await {
+        Ok(answers) => match answers.into_iter().next().map(|a| a.record()) {
+            Some(Ok(_)) => Line::ok(
+                "Batch API (POST /api/now/v1/batch): available; the outbox sends its writes together",
+            ),
+            Some(Err(e)) => Line::warn(format!(
+                "Batch API: the call passed but its item failed ({e}); delivery falls back to one request per write when a batch is refused"
+            )),
+            None => Line::warn("Batch API: the call passed without answering its item"),
+        },
+        Err(e) if e.refuses_batch_api() => Line::warn(format!(
+            "Batch API refused ({e}): delivery sends one request per write, which costs more of the instance's rate limit"
+        )),
+        Err(e) => Line::fail(format!("Batch API: {e}")),
+    }
 }
 
 async fn authenticate(client: &Client) -> Result<Line, Line> {

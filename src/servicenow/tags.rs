@@ -79,6 +79,13 @@ impl Client {
                 .write("tag", Method::POST, "label_entry", &entry(one))
                 .await
                 .map(drop),
+            several if !self.batch_usable() => {
+                for id in several {
+                    self.write("tag", Method::POST, "label_entry", &entry(id))
+                        .await?;
+                }
+                Ok(())
+            }
             several => {
                 let requests = several
                     .iter()
@@ -92,8 +99,20 @@ impl Client {
                         )
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                for response in self.batch(requests).await? {
-                    response.result?;
+                match self.batch(requests).await {
+                    Ok(responses) => {
+                        for response in responses {
+                            response.result?;
+                        }
+                    }
+                    // Nothing of the call ran: the entries go one by one.
+                    Err(err) if err.refuses_batch_api() => {
+                        for id in several {
+                            self.write("tag", Method::POST, "label_entry", &entry(id))
+                                .await?;
+                        }
+                    }
+                    Err(err) => return Err(err),
                 }
                 Ok(())
             }

@@ -4,9 +4,10 @@
 //! transaction, so a 202 from the API means all of it is durable, or none of it.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 
 use super::entity::{audit, finding, ticket_link};
@@ -192,6 +193,8 @@ async fn record_once(
     };
 
     let mut outbox_ids = Vec::new();
+    // A finding created just now has no rows: its queue starts at 1 without a read.
+    let mut seq = created.then_some(1);
     for (op, payload) in &planned.ops {
         // Repeats of a still-failing finding fold into the update that is already waiting.
         if *op == OpKind::UpdateTicket
@@ -200,11 +203,16 @@ async fn record_once(
         {
             continue;
         }
+        let at = match seq {
+            Some(at) => at,
+            None => outbox::next_seq(txn, finding_id).await?,
+        };
         outbox_ids.push(
-            outbox::enqueue(txn, finding_id, *op, payload.clone(), now)
+            outbox::enqueue_at(txn, finding_id, at, *op, payload.clone(), now)
                 .await?
                 .id,
         );
+        seq = Some(at + 1);
     }
     audit_row(
         txn,
@@ -318,38 +326,73 @@ pub async fn save_ticket(
     ticket: &TicketSnapshot,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let Some(existing) = link(db, finding_id).await? else {
+    use ticket_link::Column;
+    // One statement: only the fields the record carried change; the others keep their value.
+    let mut update = ticket_link::Entity::update_many();
+    let text = [
+        (Column::SysId, &ticket.sys_id),
+        (Column::Number, &ticket.number),
+        (Column::State, &ticket.state),
+        (Column::Approval, &ticket.approval),
+        (Column::Priority, &ticket.priority),
+        (Column::AssignmentGroup, &ticket.assignment_group),
+        (Column::SysUpdatedOn, &ticket.sys_updated_on),
+    ];
+    for (column, value) in text {
+        if let Some(value) = value {
+            update = update.col_expr(column, Expr::value(value.clone()));
+        }
+    }
+    if let Some(count) = ticket.sys_mod_count {
+        update = update.col_expr(Column::SysModCount, Expr::value(count));
+    }
+    let updated = update
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::FindingId.eq(finding_id))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
         return Err(DbErr::RecordNotFound(format!(
             "ticket link of finding {finding_id}"
         )));
-    };
-    let mut active: ticket_link::ActiveModel = existing.into();
-    if let Some(sys_id) = &ticket.sys_id {
-        active.sys_id = Set(Some(sys_id.clone()));
     }
-    if ticket.number.is_some() {
-        active.number = Set(ticket.number.clone());
+    Ok(())
+}
+
+/// Stores several findings' tickets in one transaction (one take of SQLite's write lock):
+/// all of them, or none.
+pub async fn save_tickets(
+    db: &DatabaseConnection,
+    tickets: &[(i64, TicketSnapshot)],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    for (finding_id, ticket) in tickets {
+        save_ticket(&txn, *finding_id, ticket, now).await?;
     }
-    if ticket.state.is_some() {
-        active.state = Set(ticket.state.clone());
+    txn.commit().await
+}
+
+/// The sys_ids of the tickets of `finding_ids`, for those that have one, in one query.
+pub async fn ticket_sys_ids(
+    db: &impl ConnectionTrait,
+    finding_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, String>, DbErr> {
+    if finding_ids.is_empty() {
+        return Ok(Default::default());
     }
-    if ticket.approval.is_some() {
-        active.approval = Set(ticket.approval.clone());
-    }
-    if ticket.priority.is_some() {
-        active.priority = Set(ticket.priority.clone());
-    }
-    if ticket.assignment_group.is_some() {
-        active.assignment_group = Set(ticket.assignment_group.clone());
-    }
-    if ticket.sys_mod_count.is_some() {
-        active.sys_mod_count = Set(ticket.sys_mod_count);
-    }
-    if ticket.sys_updated_on.is_some() {
-        active.sys_updated_on = Set(ticket.sys_updated_on.clone());
-    }
-    active.updated_at = Set(now);
-    active.update(db).await.map(drop)
+    let rows: Vec<(i64, Option<String>)> = ticket_link::Entity::find()
+        .select_only()
+        .column(ticket_link::Column::FindingId)
+        .column(ticket_link::Column::SysId)
+        .filter(ticket_link::Column::FindingId.is_in(finding_ids.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, sys_id)| Some((id, sys_id?)))
+        .collect())
 }
 
 /// The ticket fields snowsync keeps: what it last saw of the record.

@@ -126,22 +126,10 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), StoreError> {
 
 pub mod entity;
 pub mod findings;
+pub mod group_commit;
 pub mod outbox;
 pub mod queries;
 pub mod sync;
-
-/// The turn of one ingest write on SQLite, which has one writer at a time: writers of this
-/// process queue here in arrival order rather than in SQLite's busy handler, which sleeps and
-/// retries with no order, so under a burst one unlucky request could wait past the busy
-/// timeout while later ones get through. `None` on PostgreSQL, whose row locks need no turn.
-/// Nothing may be awaited under a turn but the statements of its own transaction.
-pub async fn write_turn(db: &DatabaseConnection) -> Option<tokio::sync::MutexGuard<'static, ()>> {
-    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    match db.get_database_backend() {
-        sea_orm::DbBackend::Sqlite => Some(TURN.lock().await),
-        _ => None,
-    }
-}
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
 /// (`IMMEDIATE`): a deferred transaction that reads first cannot upgrade after another
@@ -153,6 +141,16 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTra
         ..Default::default()
     })
     .await
+}
+
+/// A stand-in for `err` (`DbErr` is not `Clone`) that keeps what callers decide on: an
+/// unavailable database stays unavailable (`is_unavailable`), anything else keeps its text.
+pub fn copy_of(err: &DbErr) -> DbErr {
+    if is_unavailable(err) {
+        DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)
+    } else {
+        DbErr::Custom(err.to_string())
+    }
 }
 
 /// Whether `err` says the database cannot take the request now rather than that the request

@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 
 use super::entity::outbox::{self, Column, Entity as Outbox, Model as OutboxRow};
@@ -41,6 +41,12 @@ pub async fn enqueue(
     payload: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<OutboxRow, DbErr> {
+    let seq = next_seq(db, finding_id).await?;
+    enqueue_at(db, finding_id, seq, op, payload, now).await
+}
+
+/// The place in the finding's queue after every row it already has.
+pub async fn next_seq(db: &impl ConnectionTrait, finding_id: i64) -> Result<i64, DbErr> {
     let last: Option<i64> = Outbox::find()
         .select_only()
         .column_as(Column::Seq.max(), "seq")
@@ -49,9 +55,23 @@ pub async fn enqueue(
         .one(db)
         .await?
         .flatten();
+    Ok(last.unwrap_or(0) + 1)
+}
+
+/// Puts an operation at `seq` in the finding's queue: `next_seq`, or 1 for a finding
+/// created in the same transaction, which cannot have rows yet. A `seq` already taken
+/// fails on the unique (finding, seq) index, so a wrong one is never silently reordered.
+pub async fn enqueue_at(
+    db: &impl ConnectionTrait,
+    finding_id: i64,
+    seq: i64,
+    op: OpKind,
+    payload: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<OutboxRow, DbErr> {
     outbox::ActiveModel {
         finding_id: Set(finding_id),
-        seq: Set(last.unwrap_or(0) + 1),
+        seq: Set(seq),
         op: Set(op),
         payload: Set(payload),
         status: Set(RowStatus::Pending),
@@ -277,6 +297,64 @@ pub async fn renew(
         .exec(db)
         .await?;
     Ok(updated.rows_affected == 1)
+}
+
+/// Extends the claims of `rows` by `worker` to `until` in one statement, fenced like acks.
+/// Returns how many are still this worker's: fewer than `rows.len()` means some were taken
+/// over or settled, and those were not changed.
+pub async fn renew_all(
+    db: &impl ConnectionTrait,
+    rows: &[OutboxRow],
+    worker: &str,
+    until: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let updated = Outbox::update_many()
+        .col_expr(Column::LockedUntil, Expr::value(until))
+        .filter(fenced_all(rows.iter(), worker))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected)
+}
+
+/// Marks every claimed row of `rows` done in one statement. Returns how many were still
+/// this worker's claims; the others were taken over and are left as they are.
+pub async fn complete_all(
+    db: &impl ConnectionTrait,
+    rows: &[&OutboxRow],
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let updated = Outbox::update_many()
+        .col_expr(Column::Status, Expr::value(RowStatus::Done))
+        .col_expr(Column::LockedBy, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::LastError, Expr::value(Option::<String>::None))
+        .filter(fenced_all(rows.iter().copied(), worker))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected)
+}
+
+/// Fences an ack of several claims: each row at the attempt it was claimed, all by `worker`
+/// and still in flight.
+fn fenced_all<'a>(rows: impl Iterator<Item = &'a OutboxRow>, worker: &str) -> Condition {
+    let claims = rows.fold(Condition::any(), |any, row| {
+        any.add(Column::Id.eq(row.id).and(Column::Attempts.eq(row.attempts)))
+    });
+    Condition::all()
+        .add(Column::LockedBy.eq(worker))
+        .add(Column::Status.eq(RowStatus::InFlight))
+        .add(claims)
 }
 
 /// Fences an ack to the claim it answers: same worker, same attempt, still in flight.

@@ -152,20 +152,21 @@ impl Harness {
 
 pub fn intake(db: &DatabaseConnection, config: &Config) -> Intake {
     let pipeline = snowsync::pipeline::load(&config.mapping).expect("mappings and templates");
-    Intake {
-        db: db.clone(),
-        mappings: pipeline.mappings,
-        templates: pipeline.templates,
-        wake: Arc::new(tokio::sync::Notify::new()),
-    }
+    Intake::new(
+        db.clone(),
+        pipeline.mappings,
+        pipeline.templates,
+        Arc::new(tokio::sync::Notify::new()),
+    )
 }
 
 pub fn deliverer(db: &DatabaseConnection, config: &Config) -> ServiceNowDeliverer {
-    ServiceNowDeliverer {
-        db: db.clone(),
-        client: Client::new(&config.servicenow).expect("client"),
-        notifier: Notifier::new(config.sources.clone(), Duration::from_secs(1)).expect("notifier"),
-    }
+    ServiceNowDeliverer::new(
+        db.clone(),
+        Client::new(&config.servicenow).expect("client"),
+        Notifier::new(config.sources.clone(), Duration::from_secs(1)).expect("notifier"),
+        config.outbox.batch_size,
+    )
 }
 
 /// Delivers as `worker` until no row that can make progress is owed; rows waiting for

@@ -30,6 +30,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     );
     report.parameter("findings", json!(args.findings));
     report.parameter("workers", args.workers);
+    report.parameter("batch_size", args.batch_size);
     report.parameter("senders", args.senders);
     report.parameter("max_concurrency", args.workers * 2);
     report.parameter("emulator latency", "none");
@@ -50,6 +51,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
                 postgres: postgres.clone(),
                 workers: args.workers,
                 in_flight: args.workers * 2,
+                batch_size: args.batch_size,
                 faults: Faults::none(),
             };
             let world = World::start(&setup).await?;

@@ -21,6 +21,8 @@ pub struct Setup {
     pub workers: usize,
     /// `servicenow.max_concurrency`: requests the client keeps in flight at most.
     pub in_flight: usize,
+    /// `outbox.batch_size`.
+    pub batch_size: usize,
     pub faults: Faults,
 }
 
@@ -47,6 +49,7 @@ impl World {
         let api_key = format!("bench-{id}");
         let mut config = demo::config(&sim, &dir, &api_key);
         config.outbox.workers = setup.workers.max(1);
+        config.outbox.batch_size = setup.batch_size.max(1);
         config.servicenow.max_concurrency = setup.in_flight.max(1);
         config.servicenow.requests_per_second = 100_000.0;
         let mut schema = None;

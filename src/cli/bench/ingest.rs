@@ -19,6 +19,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         postgres: None,
         workers: args.workers,
         in_flight: args.workers * 2,
+        batch_size: args.batch_size,
         faults: Faults::none(),
     };
     let world = World::start(&setup).await?;

@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// Outbox workers (engine-bound, economy, ingest)
     #[arg(long, default_value_t = 8)]
     pub workers: usize,
+    /// Rows a worker claims and sends together in Batch API calls (`outbox.batch_size`;
+    /// engine-bound, economy, ingest); the latency-bound scenario runs 1 and this
+    #[arg(long, default_value_t = 20)]
+    pub batch_size: usize,
     /// Concurrent HTTP senders (closed loop)
     #[arg(long, default_value_t = 16)]
     pub senders: usize,

@@ -7,6 +7,9 @@ use super::{count, nonzero, positive};
 /// The most outbox workers one instance runs; delivery is bounded by
 /// `servicenow.max_concurrency` long before this.
 const MAX_WORKERS: usize = 256;
+/// The most rows one worker delivers together: a batch must finish well inside the Batch
+/// API's own 30-second quota and `outbox.delivery_timeout`.
+const MAX_BATCH: usize = 100;
 use crate::config::raw::Outbox;
 use crate::config::{ConfigError, OutboxConfig, RetryPolicy, ServiceNowConfig};
 
@@ -33,6 +36,12 @@ pub(super) fn outbox(origin: &str, ob: Outbox) -> Result<OutboxConfig, ConfigErr
             origin,
             "outbox.delivery_timeout",
             ob.delivery_timeout.unwrap_or(Duration::from_secs(120)),
+        )?,
+        batch_size: count(
+            origin,
+            "outbox.batch_size",
+            ob.batch_size.unwrap_or(20),
+            MAX_BATCH,
         )?,
         retry,
     })
