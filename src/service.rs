@@ -93,10 +93,12 @@ pub async fn start(
     }
     let state = AppState {
         intake: intake.clone(),
-        keys: ApiKeys::new(config.http.api_keys.clone()),
+        keys: ApiKeys::new(config.http.api_keys.clone(), config.admin.api_keys.clone()),
         servicenow: client.clone(),
         hints,
         push_secret: config.poller.push_secret.clone(),
+        poller_interval: config.poller.enabled.then_some(config.poller.interval),
+        sessions: crate::ui::Sessions::new(config.admin.session_ttl),
     };
     let addr = listener
         .local_addr()

@@ -12,6 +12,8 @@ use super::harness::{config_for, repo_path};
 use super::{Engine, TestDb};
 
 pub const API_KEY: &str = "test-key-0123456789abcdef";
+/// The admin key every test app accepts (`admin.api_keys`).
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
 
 pub struct TestApp {
     pub sim: SimHandle,
@@ -35,6 +37,7 @@ impl TestApp {
         let sim = snowsync::sim::spawn(sim).await.expect("emulator");
         let test_db = TestDb::new(engine);
         let mut config = config_for(&sim, &test_db, auth, &repo_path("mappings"));
+        config.admin.api_keys = vec![secrecy::SecretString::from(ADMIN_KEY)];
         adjust(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -65,6 +68,34 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    /// GETs `path` with `key` as a bearer token: the status and the JSON body.
+    pub async fn get_json(&self, path: &str, key: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// POSTs `body` as JSON with `key` as a bearer token: the status and the JSON body.
+    pub async fn post_json(&self, path: &str, key: &str, body: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
     }
 
     /// Waits until the outbox owes nothing that can make progress.

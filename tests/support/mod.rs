@@ -4,6 +4,7 @@
 pub mod app;
 pub mod harness;
 pub mod receiver;
+pub mod tools;
 
 use std::time::Duration;
 
