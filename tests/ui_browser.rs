@@ -104,14 +104,31 @@ struct Browser {
 }
 
 impl Browser {
-    /// Fails on any error the page's console reported since the last check.
+    /// The errors the page's console reported since the last read.
+    async fn console_errors(&self) -> Vec<Value> {
+        let log = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("read the browser log");
+        log.as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Fails on any error the page's console reported since the last read.
     async fn no_console_errors(&self, page: &str) {
-        let log = self.client.issue_cmd(BrowserLog).await.expect("read the browser log");
-        let errors: Vec<&Value> = log
-            .as_array()
-            .map(|entries| entries.iter().filter(|e| e["level"] == "SEVERE").collect())
-            .unwrap_or_default();
-        assert!(errors.is_empty(), "{page}: errors in the browser console: {errors:?}");
+        let errors = self.console_errors().await;
+        assert!(
+            errors.is_empty(),
+            "{page}: errors in the browser console: {errors:?}"
+        );
     }
 
     /// Saves a screenshot named `name`, then checks the console.
@@ -127,24 +144,48 @@ impl Browser {
         self.client.goto(url).await.expect("navigate");
     }
 
+    /// The element `css` names, once the page shows it: a click that navigates returns
+    /// before the next page is there, so every read waits for what it reads.
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        match self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(element) => element,
+            Err(e) => {
+                let url = self.client.current_url().await.map(|u| u.to_string());
+                let page = self.client.source().await.unwrap_or_default();
+                panic!("{css} not shown ({e}) on {url:?}:\n{page}");
+            }
+        }
+    }
+
     async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .text()
-            .await
-            .expect("text")
+        self.element(css).await.text().await.expect("text")
     }
 
     async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .expect("click");
+        self.element(css).await.click().await.expect("click");
+    }
+
+    /// Clicks `css`, a link, and waits until the browser is at a path starting `path`.
+    async fn follow(&self, css: &str, path: &str) {
+        self.click(css).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let at = self.client.current_url().await.expect("url");
+            if at.path().starts_with(path) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{css} did not lead to {path}: at {at}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -215,6 +256,9 @@ async fn an_operator_signs_in_finds_the_dead_row_retries_it_and_tests_a_mapping(
         }),
     );
     capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+    // chromedriver is spoken to over plain HTTP on loopback; the client's TLS stack still
+    // wants a provider chosen, and the tree has two.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = ClientBuilder::rustls()
         .expect("a WebDriver client")
         .capabilities(capabilities)
@@ -236,10 +280,8 @@ async fn an_operator_signs_in_finds_the_dead_row_retries_it_and_tests_a_mapping(
         "the console asks for sign-in first"
     );
     b.screenshot("sign-in").await;
-    b.client
-        .find(Locator::Id("key"))
+    b.element("#key")
         .await
-        .expect("key field")
         .send_keys(API_KEY)
         .await
         .expect("type");
@@ -248,10 +290,17 @@ async fn an_operator_signs_in_finds_the_dead_row_retries_it_and_tests_a_mapping(
         b.text("p.error").await.contains("not an admin key"),
         "an ingest key does not sign in"
     );
-    b.client
-        .find(Locator::Id("key"))
+    // The refused sign-in is a 401, which the console reports; nothing else may be there.
+    let errors = b.console_errors().await;
+    assert!(
+        errors.len() == 1
+            && errors[0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("/ui/login") && m.contains("401")),
+        "only the refused sign-in: {errors:?}"
+    );
+    b.element("#key")
         .await
-        .expect("key field")
         .send_keys(ADMIN_KEY)
         .await
         .expect("type");
@@ -262,7 +311,9 @@ async fn an_operator_signs_in_finds_the_dead_row_retries_it_and_tests_a_mapping(
     b.screenshot("overview").await;
 
     // The demo's tickets, and one finding's page with its ticket.
-    b.click("header nav a[href='/ui/findings']").await;
+    b.follow("header nav a[href='/ui/findings']", "/ui/findings")
+        .await;
+    b.element("#findings a.ticket").await;
     let tickets = b
         .client
         .find_all(Locator::Css("#findings a.ticket"))
@@ -277,17 +328,22 @@ async fn an_operator_signs_in_finds_the_dead_row_retries_it_and_tests_a_mapping(
         );
     }
     b.screenshot("findings").await;
-    b.click("#findings tr:nth-child(3) td a").await;
+    b.follow("#findings tr:nth-child(3) td a", "/ui/findings/")
+        .await;
     let ticket = b.text("#ticket").await;
     assert!(ticket.contains("INC") || ticket.contains("REQ"), "{ticket}");
     b.screenshot("finding").await;
 
     // The dead row, why it is dead, and its retry behind a confirmation.
-    b.click("header nav a[href='/ui/outbox']").await;
+    b.follow("header nav a[href='/ui/outbox']", "/ui/outbox").await;
     let reason = b.text(&format!("#row-{dead_id} td.last-error")).await;
     assert!(reason.contains("403"), "the reason is shown: {reason}");
     b.screenshot("outbox-dead").await;
-    b.click(&format!("#row-{dead_id} a.retry")).await;
+    b.follow(
+        &format!("#row-{dead_id} a.retry"),
+        &format!("/ui/outbox/{dead_id}/retry"),
+    )
+    .await;
     b.screenshot("retry-confirmation").await;
     b.click("#confirm").await;
     assert!(b.text("#outcomes li.revived").await.contains("pending again"));
@@ -311,11 +367,10 @@ async fn an_operator_signs_in_finds_the_dead_row_retries_it_and_tests_a_mapping(
     b.screenshot("delivered").await;
 
     // The mapping tester: a finding pasted, its rule, profile and fields shown.
-    b.click("header nav a[href='/ui/mappings']").await;
-    b.client
-        .find(Locator::Id("document"))
+    b.follow("header nav a[href='/ui/mappings']", "/ui/mappings")
+        .await;
+    b.element("#document")
         .await
-        .expect("the tester's text area")
         .send_keys(KARSCH)
         .await
         .expect("type the finding");

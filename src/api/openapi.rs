@@ -32,7 +32,7 @@ use utoipa::{Modify, OpenApi};
         super::metrics,
         super::openapi_json,
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &EmptyQueryValues),
     tags(
         (name = "ingest", description = "Findings and source events in (ingest or admin key)"),
         (name = "findings", description = "Findings with their tickets (ingest or admin key)"),
@@ -74,6 +74,43 @@ impl Modify for SecuritySchemes {
                 "HMAC-SHA256 with poller.push_secret, beside x-snowsync-timestamp",
             ))),
         );
+    }
+}
+
+/// Every query parameter may also be given empty, which counts as not given (as an HTML
+/// form sends an empty field): `params::query_pairs` reads them so, for every endpoint.
+struct EmptyQueryValues;
+
+impl Modify for EmptyQueryValues {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if parameter.parameter_in != ParameterIn::Query {
+                        continue;
+                    }
+                    let Some(schema) = parameter.schema.take() else {
+                        continue;
+                    };
+                    let empty = ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .max_length(Some(0))
+                        .description(Some("empty: the same as not given"));
+                    parameter.schema = Some(
+                        Schema::AnyOf(AnyOfBuilder::new().item(schema).item(empty).build()).into(),
+                    );
+                }
+            }
+        }
     }
 }
 
