@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod console;
 pub mod harness;
 pub mod receiver;
 pub mod tools;
