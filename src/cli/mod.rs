@@ -369,9 +369,10 @@ pub fn describe(config: &Config) -> Vec<String> {
         ),
         format!("ok   database.url = {}", redact::url(&config.database.url)),
         format!(
-            "ok   http.listen = {} ({} API key(s))",
+            "ok   http.listen = {} ({} API key(s), {} admin key(s))",
             config.http.listen,
-            config.http.api_keys.len()
+            config.http.api_keys.len(),
+            config.admin.api_keys.len()
         ),
         format!(
             "ok   outbox: {} workers, lease {:?}, up to {} attempts",
