@@ -90,9 +90,7 @@ on_both_engines!(
         dead_create(&app, "ana.souza@simubiz.com").await;
         dead_create(&app, "bo.chen@simubiz.com").await;
 
-        let (status, report) = app
-            .post_json("/v1/outbox/retry-dead", ADMIN_KEY, "")
-            .await;
+        let (status, report) = app.post_json("/v1/outbox/retry-dead", ADMIN_KEY, "").await;
         assert_eq!(status, 200, "{report}");
         assert_eq!(report["revived"], 2, "{report}");
         app.settled().await;
@@ -182,7 +180,10 @@ on_both_engines!(
         assert_eq!(status, 200, "{answer}");
         let plan = &answer["plans"][0];
         assert!(
-            plan["rule_origin"].as_str().unwrap_or("").contains(".toml:"),
+            plan["rule_origin"]
+                .as_str()
+                .unwrap_or("")
+                .contains(".toml:"),
             "{plan}"
         );
         assert!(

@@ -327,7 +327,10 @@ fn admin_keys_come_from_the_admin_section_and_the_environment() {
         config.admin.api_keys[0].expose_secret(),
         "admin-key-0123456789"
     );
-    assert_eq!(config.admin.session_ttl, std::time::Duration::from_secs(3600));
+    assert_eq!(
+        config.admin.session_ttl,
+        std::time::Duration::from_secs(3600)
+    );
     let config = Config::from_toml(
         "built-in defaults",
         "",
@@ -335,7 +338,10 @@ fn admin_keys_come_from_the_admin_section_and_the_environment() {
     )
     .expect("valid");
     assert_eq!(config.admin.api_keys.len(), 1);
-    assert_eq!(config.admin.session_ttl, std::time::Duration::from_secs(8 * 3600));
+    assert_eq!(
+        config.admin.session_ttl,
+        std::time::Duration::from_secs(8 * 3600)
+    );
 }
 
 #[test]
@@ -350,8 +356,12 @@ fn an_admin_key_that_is_also_an_ingest_key_is_refused_without_echoing_it() {
 
 #[test]
 fn a_short_admin_key_and_an_unknown_admin_key_are_refused_by_name() {
-    let err = Config::from_toml("custom.toml", "[admin]\napi_keys = [\"short\"]\n", vars(&[]))
-        .expect_err("too short");
+    let err = Config::from_toml(
+        "custom.toml",
+        "[admin]\napi_keys = [\"short\"]\n",
+        vars(&[]),
+    )
+    .expect_err("too short");
     assert_eq!(err.key, "admin.api_keys[0]");
     let err = Config::from_toml("custom.toml", "[admin]\npassword = \"x\"\n", vars(&[]))
         .expect_err("unknown key");

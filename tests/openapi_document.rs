@@ -40,7 +40,9 @@ async fn the_document_is_openapi_3_1_and_covers_every_route_with_auth_and_errors
     assert_eq!(response.status(), 200);
     let doc: Value = response.json().await.expect("JSON");
     assert!(
-        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")),
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
         "{}",
         doc["openapi"]
     );

@@ -377,7 +377,11 @@ async fn drive(http: &reqwest::Client, base: &str, setup: &Setup) -> Vec<(String
             "/v1/findings".to_owned(),
             Some("canaryAK-wrong-key-000"),
         ),
-        ("outbox", "/v1/outbox?status=all".to_owned(), Some(ADMIN_KEY)),
+        (
+            "outbox",
+            "/v1/outbox?status=all".to_owned(),
+            Some(ADMIN_KEY),
+        ),
         ("mappings", "/v1/mappings".to_owned(), Some(ADMIN_KEY)),
         ("openapi", "/openapi.json".to_owned(), None),
         ("metrics", "/metrics".to_owned(), None),

@@ -85,7 +85,10 @@ impl WebDriverCompatibleCommand for BrowserLog {
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
@@ -276,7 +279,12 @@ async fn an_operator_signs_in_finds_the_dead_row_retries_it_and_tests_a_mapping(
     // Signing in: the console sends a stranger to the form; a wrong key is refused.
     b.goto(&app.url("/ui")).await;
     assert!(
-        b.client.current_url().await.expect("url").path().ends_with("/ui/login"),
+        b.client
+            .current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with("/ui/login"),
         "the console asks for sign-in first"
     );
     b.screenshot("sign-in").await;
@@ -307,7 +315,11 @@ async fn an_operator_signs_in_finds_the_dead_row_retries_it_and_tests_a_mapping(
     b.click("#sign-in").await;
 
     // The overview warns of the dead row.
-    assert!(b.text("#dead-warning").await.contains("1 outbox row(s) are dead"));
+    assert!(
+        b.text("#dead-warning")
+            .await
+            .contains("1 outbox row(s) are dead")
+    );
     b.screenshot("overview").await;
 
     // The demo's tickets, and one finding's page with its ticket.
@@ -335,7 +347,8 @@ async fn an_operator_signs_in_finds_the_dead_row_retries_it_and_tests_a_mapping(
     b.screenshot("finding").await;
 
     // The dead row, why it is dead, and its retry behind a confirmation.
-    b.follow("header nav a[href='/ui/outbox']", "/ui/outbox").await;
+    b.follow("header nav a[href='/ui/outbox']", "/ui/outbox")
+        .await;
     let reason = b.text(&format!("#row-{dead_id} td.last-error")).await;
     assert!(reason.contains("403"), "the reason is shown: {reason}");
     b.screenshot("outbox-dead").await;
@@ -346,7 +359,11 @@ async fn an_operator_signs_in_finds_the_dead_row_retries_it_and_tests_a_mapping(
     .await;
     b.screenshot("retry-confirmation").await;
     b.click("#confirm").await;
-    assert!(b.text("#outcomes li.revived").await.contains("pending again"));
+    assert!(
+        b.text("#outcomes li.revived")
+            .await
+            .contains("pending again")
+    );
     b.screenshot("retried").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while outbox::get(&app.running.db, dead_id)

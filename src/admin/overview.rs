@@ -126,9 +126,6 @@ pub async fn servicenow_answers(client: &Client) -> Result<(), String> {
     match tokio::time::timeout(SERVICENOW_PROBE, probe).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!(
-            "no answer within {}s",
-            SERVICENOW_PROBE.as_secs()
-        )),
+        Err(_) => Err(format!("no answer within {}s", SERVICENOW_PROBE.as_secs())),
     }
 }

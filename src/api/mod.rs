@@ -158,7 +158,12 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
     (
         status,
         Json(Readiness {
-            status: if status == StatusCode::OK { "ready" } else { "not ready" }.to_owned(),
+            status: if status == StatusCode::OK {
+                "ready"
+            } else {
+                "not ready"
+            }
+            .to_owned(),
             database: match &database {
                 Ok(()) => "ok".to_owned(),
                 Err(e) => e.clone(),

@@ -173,7 +173,10 @@ pub async fn list(
             .map(|t| t.parse::<RowStatus>())
             .transpose()
             .map_err(|e| bad("status", e.to_string()))?,
-        finding_id: pairs.remove("finding").map(|t| parse_finding(&t)).transpose()?,
+        finding_id: pairs
+            .remove("finding")
+            .map(|t| parse_finding(&t))
+            .transpose()?,
         op: pairs.remove("op").map(|t| parse_op(&t)).transpose()?,
     };
     let limit = match pairs.remove("limit") {
@@ -258,9 +261,9 @@ pub async fn retry_one(
     match &outcome {
         Outcome::Revived { .. } => Ok(Json(RetryResult::new(id, &outcome))),
         Outcome::NotFound => Err(ApiError::NotFound(format!("no outbox row with id {id}"))),
-        Outcome::NotDead(_) | Outcome::ChangedMeanwhile => Err(ApiError::Conflict(format!(
-            "outbox row {id}: {outcome}"
-        ))),
+        Outcome::NotDead(_) | Outcome::ChangedMeanwhile => {
+            Err(ApiError::Conflict(format!("outbox row {id}: {outcome}")))
+        }
         Outcome::StillFails(StillFails::Plan(e)) => Err(ApiError::Unprocessable(e.clone())),
         Outcome::StillFails(StillFails::Other(message)) => Err(ApiError::Internal(
             anyhow::anyhow!("outbox row {id}: {message}"),
@@ -290,7 +293,10 @@ pub async fn retry_dead(
     RawQuery(query): RawQuery,
 ) -> Result<Json<RetryDeadReport>, ApiError> {
     let mut pairs = query_pairs(query.as_deref(), RETRY_DEAD_PARAMS)?;
-    let finding = pairs.remove("finding").map(|t| parse_finding(&t)).transpose()?;
+    let finding = pairs
+        .remove("finding")
+        .map(|t| parse_finding(&t))
+        .transpose()?;
     let op = pairs.remove("op").map(|t| parse_op(&t)).transpose()?;
     let outcomes = retry::dead(
         &state.intake.db,

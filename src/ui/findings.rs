@@ -21,9 +21,13 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Markup, UiError> {
     let request = ListRequest::parse(query.as_deref())?;
-    let page =
-        queries::findings_page(&state.intake.db, &request.filter, request.before, request.limit)
-            .await?;
+    let page = queries::findings_page(
+        &state.intake.db,
+        &request.filter,
+        request.before,
+        request.limit,
+    )
+    .await?;
     let f = &request.filter;
     let next = page.rows.last().filter(|_| page.more).map(|last| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
@@ -39,7 +43,10 @@ pub async fn list(
                 query.append_pair(name, v);
             }
         }
-        query.append_pair("cursor", &crate::api::findings::cursor_after(last.finding.id));
+        query.append_pair(
+            "cursor",
+            &crate::api::findings::cursor_after(last.finding.id),
+        );
         format!("/ui/findings?{}", query.finish())
     });
     let body = html! {

@@ -79,7 +79,12 @@ fn run(state: &AppState, form: &TestForm) -> Result<Vec<PlanView>, String> {
         .collect())
 }
 
-fn render(state: &AppState, operator: &Operator, form: &TestForm, tested: Option<Tested>) -> Markup {
+fn render(
+    state: &AppState,
+    operator: &Operator,
+    form: &TestForm,
+    tested: Option<Tested>,
+) -> Markup {
     let view = MappingsView::new(&state.intake.mappings);
     let body = html! {
         p.muted { "Read from " (view.files.join(", ")) ". Mappings are files under version control: change them there; this page reads and tests them." }

@@ -17,13 +17,13 @@ mod sign_in;
 
 pub use session::Sessions;
 
+use axum::Router;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
 
 use crate::api::AppState;
 
@@ -166,6 +166,10 @@ impl IntoResponse for UiError {
             }
         };
         let title = status.canonical_reason().unwrap_or("Error");
-        (status, layout::bare(title, maud::html! { p.error { (message) } })).into_response()
+        (
+            status,
+            layout::bare(title, maud::html! { p.error { (message) } }),
+        )
+            .into_response()
     }
 }

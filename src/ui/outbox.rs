@@ -238,5 +238,9 @@ pub async fn retry_dead(
         state.intake.wake.notify_waiters();
     }
     tracing::info!(rows = outcomes.len(), "console: retry of all dead rows");
-    Ok(outcomes_page(&operator, "Retry of all dead rows", &outcomes))
+    Ok(outcomes_page(
+        &operator,
+        "Retry of all dead rows",
+        &outcomes,
+    ))
 }

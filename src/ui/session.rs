@@ -77,7 +77,9 @@ impl Sessions {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
         // A panic while holding the lock leaves the map whole: every change is one insert
         // or remove.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn insert(&self, signed_in: bool, ttl: Duration) -> Current {

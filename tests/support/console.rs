@@ -66,10 +66,7 @@ impl Console {
 
     /// POSTs the form `fields` to `path` with the session cookie: the response.
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let mut request = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .form(fields);
+        let mut request = self.http.post(format!("{}{path}", self.base)).form(fields);
         if let Some(cookie) = &self.cookie {
             request = request.header(reqwest::header::COOKIE, cookie);
         }

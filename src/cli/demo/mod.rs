@@ -102,7 +102,9 @@ async fn demo(sim: &sim::SimHandle, dir: &std::path::Path, keep: bool) -> anyhow
         if kept.is_ok() {
             println!("\nThe operator's console: {}/ui", running.url());
             println!("Sign in with the admin key {admin_key}");
-            println!("Its Outbox page shows one dead row, refused by the emulator (an injected 403, now lifted): retry it there.");
+            println!(
+                "Its Outbox page shows one dead row, refused by the emulator (an injected 403, now lifted): retry it there."
+            );
             println!("Ctrl-C stops the demo.");
             running.wait().await;
             return Ok(());

@@ -29,13 +29,13 @@ pub(super) fn http(origin: &str, http: Http) -> Result<HttpConfig, ConfigError> 
 }
 
 /// One key a line; blank lines and `#` comments skipped.
-pub(super) fn api_keys_file(origin: &str, key: &str, path: &Path) -> Result<Vec<SecretString>, ConfigError> {
+pub(super) fn api_keys_file(
+    origin: &str,
+    key: &str,
+    path: &Path,
+) -> Result<Vec<SecretString>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::new(
-            origin,
-            key,
-            format!("cannot read {}: {e}", path.display()),
-        )
+        ConfigError::new(origin, key, format!("cannot read {}: {e}", path.display()))
     })?;
     Ok(text
         .lines()
