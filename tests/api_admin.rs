@@ -5,31 +5,8 @@
 mod support;
 
 use serde_json::Value;
-use snowsync::sim::{FaultRule, Faults};
 use support::app::{ADMIN_KEY, API_KEY, TestApp};
 use support::harness::finding;
-
-/// Records a finding whose create the emulator refuses with 403, waits until its row is
-/// dead, and lifts the refusal: the finding's id.
-async fn dead_create(app: &TestApp, login: &str) -> i64 {
-    app.sim
-        .set_faults(
-            Faults::none()
-                .with_rule(FaultRule::error(403, 1.0).on("POST", "/api/now/table/incident")),
-        )
-        .await;
-    let (status, answer) = app
-        .post_json(
-            "/v1/findings",
-            API_KEY,
-            &finding("inactive-users", login).to_string(),
-        )
-        .await;
-    assert_eq!(status, 202, "{answer}");
-    app.settled().await;
-    app.sim.set_faults(Faults::none()).await;
-    answer["finding_ids"][0].as_i64().expect("an id")
-}
 
 fn dead_rows(page: &Value) -> Vec<&Value> {
     page["rows"]
@@ -44,7 +21,7 @@ on_both_engines!(
     a_dead_row_is_listed_with_its_error_retried_over_the_api_and_delivered,
     |test_db| {
         let app = TestApp::spawn(test_db.engine).await;
-        let finding_id = dead_create(&app, "ana.souza@simubiz.com").await;
+        let finding_id = app.dead_create("ana.souza@simubiz.com").await;
 
         let (status, page) = app.get_json("/v1/outbox?status=dead", ADMIN_KEY).await;
         assert_eq!(status, 200, "{page}");
@@ -87,8 +64,8 @@ on_both_engines!(
     retry_dead_revives_every_dead_row_and_reports_each,
     |test_db| {
         let app = TestApp::spawn(test_db.engine).await;
-        dead_create(&app, "ana.souza@simubiz.com").await;
-        dead_create(&app, "bo.chen@simubiz.com").await;
+        app.dead_create("ana.souza@simubiz.com").await;
+        app.dead_create("bo.chen@simubiz.com").await;
 
         let (status, report) = app.post_json("/v1/outbox/retry-dead", ADMIN_KEY, "").await;
         assert_eq!(status, 200, "{report}");

@@ -16,10 +16,8 @@ use std::time::Duration;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use snowsync::sim::{FaultRule, Faults};
 use snowsync::store::outbox::{self, RowStatus};
 use support::app::{ADMIN_KEY, API_KEY, TestApp};
-use support::harness::finding;
 use support::tools;
 
 const KARSCH: &str = include_str!("../src/cli/demo/karsch_ip_threat.json");
@@ -204,22 +202,7 @@ async fn demo_data(app: &TestApp) -> i64 {
         assert_eq!(status, 202, "{path}: {answer}");
     }
     app.settled().await;
-    app.sim
-        .set_faults(
-            Faults::none()
-                .with_rule(FaultRule::error(403, 1.0).on("POST", "/api/now/table/incident")),
-        )
-        .await;
-    let (status, _) = app
-        .post_json(
-            "/v1/findings",
-            API_KEY,
-            &finding("inactive-users", "lena.vogel@simubiz.com").to_string(),
-        )
-        .await;
-    assert_eq!(status, 202);
-    app.settled().await;
-    app.sim.set_faults(Faults::none()).await;
+    app.dead_create("lena.vogel@simubiz.com").await;
     let dead = outbox::list(&app.running.db, Some(RowStatus::Dead), 10)
         .await
         .expect("dead rows");

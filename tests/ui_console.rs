@@ -4,32 +4,20 @@
 
 mod support;
 
-use snowsync::sim::{FaultRule, Faults};
 use snowsync::store::outbox::{self, RowStatus};
 use support::app::{ADMIN_KEY, API_KEY, TestApp};
 use support::console::{Console, session_cookie};
 use support::harness::finding;
 
+/// The id of the one dead row of a finding whose create the emulator refused.
 async fn dead_row(app: &TestApp) -> i64 {
-    app.sim
-        .set_faults(
-            Faults::none()
-                .with_rule(FaultRule::error(403, 1.0).on("POST", "/api/now/table/incident")),
-        )
-        .await;
-    let (status, _) = app
-        .post_json(
-            "/v1/findings",
-            API_KEY,
-            &finding("inactive-users", "ana.souza@simubiz.com").to_string(),
-        )
-        .await;
-    assert_eq!(status, 202);
-    app.settled().await;
-    app.sim.set_faults(Faults::none()).await;
+    let finding = app.dead_create("ana.souza@simubiz.com").await;
     outbox::list(&app.running.db, Some(RowStatus::Dead), 1)
         .await
-        .expect("rows")[0]
+        .expect("rows")
+        .into_iter()
+        .find(|r| r.finding_id == finding)
+        .expect("the dead row")
         .id
 }
 

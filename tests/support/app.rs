@@ -98,6 +98,27 @@ impl TestApp {
         (status, response.json().await.expect("a JSON body"))
     }
 
+    /// Records a failing finding for `login` whose create the emulator refuses with 403,
+    /// waits until its row is dead, and lifts the refusal, so a retry delivers it: the
+    /// finding's id.
+    pub async fn dead_create(&self, login: &str) -> i64 {
+        use snowsync::sim::{FaultRule, Faults};
+        self.sim
+            .set_faults(
+                Faults::none()
+                    .with_rule(FaultRule::error(403, 1.0).on("POST", "/api/now/table/incident")),
+            )
+            .await;
+        let finding = super::harness::finding("inactive-users", login);
+        let (status, answer) = self
+            .post_json("/v1/findings", API_KEY, &finding.to_string())
+            .await;
+        assert_eq!(status, 202, "{answer}");
+        self.settled().await;
+        self.sim.set_faults(Faults::none()).await;
+        answer["finding_ids"][0].as_i64().expect("an id")
+    }
+
     /// Waits until the outbox owes nothing that can make progress.
     pub async fn settled(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
