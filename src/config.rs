@@ -100,6 +100,7 @@ pub struct Config {
     pub servicenow: ServiceNowConfig,
     pub database: DatabaseConfig,
     pub http: HttpConfig,
+    pub admin: AdminConfig,
     pub outbox: OutboxConfig,
     pub poller: PollerConfig,
     pub mapping: MappingConfig,
@@ -150,6 +151,15 @@ pub struct DatabaseConfig {
 pub struct HttpConfig {
     pub listen: SocketAddr,
     pub api_keys: Vec<SecretString>,
+}
+
+/// The operator's role: keys for the outbox and mapping API and the console's sign-in.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Keys with the `admin` role, distinct from every ingest key of `http.api_keys`.
+    pub api_keys: Vec<SecretString>,
+    /// How long a console session lasts after sign-in.
+    pub session_ttl: Duration,
 }
 
 /// Outbox workers and their retry policy.

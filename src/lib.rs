@@ -5,6 +5,7 @@
 // Edges: where requests and commands come in.
 pub mod api;
 pub mod cli;
+pub mod ui;
 
 // The pipeline: parse, map and render, record, deliver, and read ticket state back.
 pub mod domain;
@@ -17,6 +18,9 @@ pub mod operation;
 pub mod store;
 pub mod outbox;
 pub mod poller;
+
+// Operating it: the actions the command line, the admin API and the console share.
+pub mod admin;
 
 // ServiceNow: the client of a real instance, and the built-in emulator.
 pub mod servicenow;

@@ -92,12 +92,19 @@ pub async fn start(
     if config.http.api_keys.is_empty() {
         tracing::warn!("http.api_keys is empty: the ingest API refuses every request");
     }
+    if config.admin.api_keys.is_empty() {
+        tracing::warn!(
+            "admin.api_keys is empty: the console and the outbox and mapping endpoints let nobody in"
+        );
+    }
     let state = AppState {
         intake: intake.clone(),
-        keys: ApiKeys::new(config.http.api_keys.clone()),
+        keys: ApiKeys::new(config.http.api_keys.clone(), config.admin.api_keys.clone()),
         servicenow: client.clone(),
         hints,
         push_secret: config.poller.push_secret.clone(),
+        poller_interval: config.poller.enabled.then_some(config.poller.interval),
+        sessions: crate::ui::Sessions::new(config.admin.session_ttl),
     };
     let addr = listener
         .local_addr()
@@ -108,7 +115,7 @@ pub async fn start(
         shutdown.clone(),
     ));
     crate::metrics::handle();
-    tracing::info!(%addr, instance, workers = config.outbox.workers, poller = config.poller.enabled, "snowsync started");
+    tracing::info!(%addr, console = %format!("http://{addr}/ui"), instance, workers = config.outbox.workers, poller = config.poller.enabled, "snowsync started");
     Ok(Running {
         addr,
         db,

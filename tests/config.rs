@@ -317,3 +317,70 @@ fn a_ca_file_the_client_would_refuse_is_refused_at_load() {
     let err = Config::from_toml("custom.toml", &text, vars(&[])).expect_err("no certificate");
     assert!(err.message.contains("no certificate"), "{err}");
 }
+
+/// The least `[servicenow]` section a file needs besides the one under test (3 lines).
+const SERVICENOW: &str = "[servicenow]\nusername = \"u\"\npassword = \"p\"\n";
+
+#[test]
+fn admin_keys_come_from_the_admin_section_and_the_environment() {
+    let text = "[servicenow]\nusername = \"u\"\npassword = \"p\"\n[http]\napi_keys = [\"ingest-key-0123456789\"]\n[admin]\napi_keys = [\"admin-key-0123456789\"]\nsession_ttl = \"1h\"\n";
+    let config = Config::from_toml("custom.toml", text, vars(&[])).expect("valid");
+    assert_eq!(config.admin.api_keys.len(), 1);
+    assert_eq!(
+        config.admin.api_keys[0].expose_secret(),
+        "admin-key-0123456789"
+    );
+    assert_eq!(
+        config.admin.session_ttl,
+        std::time::Duration::from_secs(3600)
+    );
+    let config = Config::from_toml(
+        "built-in defaults",
+        "",
+        vars(&[("SNOWSYNC_ADMIN__API_KEYS", "[\"env-admin-key-0123456789\"]")]),
+    )
+    .expect("valid");
+    assert_eq!(config.admin.api_keys.len(), 1);
+    assert_eq!(
+        config.admin.session_ttl,
+        std::time::Duration::from_secs(8 * 3600)
+    );
+}
+
+#[test]
+fn an_admin_key_that_is_also_an_ingest_key_is_refused_without_echoing_it() {
+    let canary = "canary-shared-key-0123456789";
+    let text = format!(
+        "{SERVICENOW}[http]\napi_keys = [\"{canary}\"]\n[admin]\napi_keys = [\"{canary}\"]\n"
+    );
+    let err = Config::from_toml("custom.toml", &text, vars(&[])).expect_err("one key, one role");
+    assert_eq!(err.key, "admin.api_keys[0]");
+    assert!(err.message.contains("http.api_keys"), "{err}");
+    assert!(!err.to_string().contains(canary), "{err}");
+}
+
+#[test]
+fn a_short_admin_key_and_an_unknown_admin_key_are_refused_by_name() {
+    let err = Config::from_toml(
+        "custom.toml",
+        &format!("{SERVICENOW}[admin]\napi_keys = [\"short\"]\n"),
+        vars(&[]),
+    )
+    .expect_err("too short");
+    assert_eq!(err.key, "admin.api_keys[0]");
+    let err = Config::from_toml(
+        "custom.toml",
+        &format!("{SERVICENOW}[admin]\npassword = \"x\"\n"),
+        vars(&[]),
+    )
+    .expect_err("unknown key");
+    assert_eq!(err.key, "admin.password");
+    assert_eq!(err.origin, "custom.toml:5");
+    let err = Config::from_toml(
+        "custom.toml",
+        &format!("{SERVICENOW}[admin]\nsession_ttl = \"0s\"\n"),
+        vars(&[]),
+    )
+    .expect_err("zero");
+    assert_eq!(err.key, "admin.session_ttl");
+}

@@ -1,9 +1,10 @@
 //! Secrets never leave the process: a canary password, OAuth client secret, API key, HMAC
 //! secret, push secret and webhook token are configured, then every way snowsync speaks
 //! is exercised (configuration errors, `check`, `serve` with text logs at trace level and
-//! JSON logs at debug level, the API's answers, `/metrics`, a push hint and a signed
-//! notification to the webhook), and every byte it printed or answered is searched for
-//! each canary.
+//! JSON logs at debug level, the API's answers, `/metrics`, the OpenAPI document, the admin
+//! endpoints, every page of the console after signing in with the admin key, a push hint
+//! and a signed notification to the webhook), and every byte it printed or answered is
+//! searched for each canary.
 
 mod servicenow_support;
 mod support;
@@ -22,11 +23,13 @@ const API_KEY: &str = "canaryAK5d1f0e9a7c3b";
 const HMAC_SECRET: &str = "canaryHM9c4a2f6b";
 const PUSH_SECRET: &str = "canaryPS6e0b3d8a";
 const WEBHOOK_TOKEN: &str = "canaryWT1a7c5e2d";
+const ADMIN_KEY: &str = "canaryAD3f8b2c6e1d";
 /// A secret that reads as a number, the case that used to be echoed.
 const NUMERIC_PASSWORD: &str = "918273645546372819";
 
-const CANARIES: [&str; 7] = [
+const CANARIES: [&str; 8] = [
     PASSWORD,
+    ADMIN_KEY,
     CLIENT_SECRET,
     API_KEY,
     HMAC_SECRET,
@@ -105,6 +108,7 @@ impl Setup {
              request_timeout = \"5s\"\n\
              [database]\nurl = \"sqlite://{db}?mode=rwc\"\n\
              [http]\nlisten = \"127.0.0.1:{port}\"\napi_keys = [\"{API_KEY}\"]\n\
+             [admin]\napi_keys = [\"{ADMIN_KEY}\"]\n\
              [outbox]\nidle_poll = \"50ms\"\ninitial = \"100ms\"\nmax = \"1s\"\n\
              [poller]\nenabled = true\ninterval = \"1h\"\npush_secret = \"{PUSH_SECRET}\"\n\
              [mapping]\nrules_dir = \"{rules}\"\ntemplates_dir = \"{templates}\"\n\
@@ -373,6 +377,13 @@ async fn drive(http: &reqwest::Client, base: &str, setup: &Setup) -> Vec<(String
             "/v1/findings".to_owned(),
             Some("canaryAK-wrong-key-000"),
         ),
+        (
+            "outbox",
+            "/v1/outbox?status=all".to_owned(),
+            Some(ADMIN_KEY),
+        ),
+        ("mappings", "/v1/mappings".to_owned(), Some(ADMIN_KEY)),
+        ("openapi", "/openapi.json".to_owned(), None),
         ("metrics", "/metrics".to_owned(), None),
         ("readyz", "/readyz".to_owned(), None),
         ("healthz", "/healthz".to_owned(), None),
@@ -386,5 +397,30 @@ async fn drive(http: &reqwest::Client, base: &str, setup: &Setup) -> Vec<(String
         answers.push((format!("{label} headers"), headers));
         answers.push((label.to_owned(), response.text().await.expect("text")));
     }
+    answers.extend(console_pages(base, id).await);
     answers
+}
+
+/// Every page of the console, signed in with the admin key through the sign-in form.
+async fn console_pages(base: &str, finding: i64) -> Vec<(String, String)> {
+    let mut console = support::console::Console::new(base);
+    let signed_in = console.sign_in(ADMIN_KEY).await;
+    assert_eq!(signed_in.status(), 303, "signed in");
+    let mut pages = vec![(
+        "sign-in headers".to_owned(),
+        format!("{:?}", signed_in.headers()),
+    )];
+    for path in [
+        "/ui".to_owned(),
+        "/ui/findings".to_owned(),
+        format!("/ui/findings/{finding}"),
+        "/ui/outbox?status=all".to_owned(),
+        "/ui/outbox/1".to_owned(),
+        "/ui/mappings".to_owned(),
+    ] {
+        let (status, page) = console.get(&path).await;
+        assert_eq!(status, 200, "{path}");
+        pages.push((path, page));
+    }
+    pages
 }

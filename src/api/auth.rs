@@ -1,5 +1,7 @@
-//! API-key authentication for the ingest API: `x-api-client-token` (as Oort's webhooks
-//! send it) or `Authorization: Bearer`, compared in constant time.
+//! API-key authentication: `x-api-client-token` (as Oort's webhooks send it) or
+//! `Authorization: Bearer`, compared in constant time. A key has one role: `ingest`
+//! (`http.api_keys`: send findings and read them) or `admin` (`admin.api_keys`: that and
+//! the outbox and mapping endpoints, and the console's sign-in).
 
 use std::sync::Arc;
 
@@ -12,23 +14,52 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 
-/// The accepted keys.
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Send findings and events, read findings.
+    Ingest,
+    /// Everything an ingest key may, and the outbox and mapping endpoints.
+    Admin,
+}
+
+/// The accepted keys, each with its role.
 #[derive(Clone)]
-pub struct ApiKeys(Arc<Vec<SecretString>>);
+pub struct ApiKeys(Arc<Vec<(SecretString, Role)>>);
 
 impl ApiKeys {
-    pub fn new(keys: Vec<SecretString>) -> Self {
+    /// Ingest keys and admin keys; configuration keeps the two lists apart.
+    pub fn new(ingest: Vec<SecretString>, admin: Vec<SecretString>) -> Self {
+        let keys = ingest
+            .into_iter()
+            .map(|k| (k, Role::Ingest))
+            .chain(admin.into_iter().map(|k| (k, Role::Admin)))
+            .collect();
         Self(Arc::new(keys))
     }
 
-    /// Whether `presented` equals one of the keys. Every key is compared in full, so the
-    /// time taken does not tell which key, or how much of one, matched.
-    pub fn accepts(&self, presented: &[u8]) -> bool {
-        let mut matched = 0u8;
-        for key in self.0.iter() {
-            matched |= key.expose_secret().as_bytes().ct_eq(presented).unwrap_u8();
+    /// The role of `presented`, `None` when it is no key. Every key is compared in full,
+    /// so the time taken does not tell which key, or how much of one, matched.
+    pub fn role_of(&self, presented: &[u8]) -> Option<Role> {
+        let mut ingest = 0u8;
+        let mut admin = 0u8;
+        for (key, role) in self.0.iter() {
+            let hit = key.expose_secret().as_bytes().ct_eq(presented).unwrap_u8();
+            match role {
+                Role::Ingest => ingest |= hit,
+                Role::Admin => admin |= hit,
+            }
         }
-        matched == 1
+        match (admin, ingest) {
+            (1, _) => Some(Role::Admin),
+            (_, 1) => Some(Role::Ingest),
+            _ => None,
+        }
+    }
+
+    /// Whether `presented` is an admin key.
+    pub fn is_admin(&self, presented: &[u8]) -> bool {
+        self.role_of(presented) == Some(Role::Admin)
     }
 }
 
@@ -43,17 +74,33 @@ fn presented(headers: &HeaderMap) -> Option<&[u8]> {
         .then(|| auth[7..].trim_ascii())
 }
 
-/// Rejects requests without an accepted key with 401.
+/// Rejects requests without an accepted key with 401; passes the key's role on to the
+/// handlers and to [`require_admin`].
 pub async fn require_key(
     State(keys): State<ApiKeys>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    match presented(request.headers()) {
-        Some(token) if keys.accepts(token) => Ok(next.run(request).await),
-        Some(_) => Err(ApiError::Unauthorized("the API key is not valid")),
-        None => Err(ApiError::Unauthorized(
-            "an API key is required in x-api-client-token or Authorization: Bearer",
+    let role = match presented(request.headers()) {
+        Some(token) => keys
+            .role_of(token)
+            .ok_or(ApiError::Unauthorized("the API key is not valid"))?,
+        None => {
+            return Err(ApiError::Unauthorized(
+                "an API key is required in x-api-client-token or Authorization: Bearer",
+            ));
+        }
+    };
+    request.extensions_mut().insert(role);
+    Ok(next.run(request).await)
+}
+
+/// Rejects requests whose key is not an admin key with 403; runs inside [`require_key`].
+pub async fn require_admin(request: Request, next: Next) -> Result<Response, ApiError> {
+    match request.extensions().get::<Role>() {
+        Some(Role::Admin) => Ok(next.run(request).await),
+        _ => Err(ApiError::Forbidden(
+            "this endpoint needs a key with the admin role (admin.api_keys)",
         )),
     }
 }
@@ -63,14 +110,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_configured_key_is_accepted() {
-        let keys = ApiKeys::new(vec![
-            SecretString::from("k1-0123456789abcdef"),
-            SecretString::from("k2-0123456789abcdef"),
-        ]);
-        assert!(keys.accepts(b"k2-0123456789abcdef"));
-        assert!(!keys.accepts(b"k2-0123456789abcde"));
-        assert!(!keys.accepts(b""));
-        assert!(!ApiKeys::new(vec![]).accepts(b"anything"));
+    fn only_a_configured_key_is_accepted_with_its_role() {
+        let keys = ApiKeys::new(
+            vec![
+                SecretString::from("k1-0123456789abcdef"),
+                SecretString::from("k2-0123456789abcdef"),
+            ],
+            vec![SecretString::from("a1-0123456789abcdef")],
+        );
+        assert_eq!(keys.role_of(b"k2-0123456789abcdef"), Some(Role::Ingest));
+        assert_eq!(keys.role_of(b"a1-0123456789abcdef"), Some(Role::Admin));
+        assert_eq!(keys.role_of(b"k2-0123456789abcde"), None);
+        assert_eq!(keys.role_of(b""), None);
+        assert!(keys.is_admin(b"a1-0123456789abcdef"));
+        assert!(!keys.is_admin(b"k1-0123456789abcdef"));
+        assert_eq!(ApiKeys::new(vec![], vec![]).role_of(b"anything"), None);
     }
 }

@@ -4,28 +4,44 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
+pub use super::cursor::DEFAULT_LIMIT;
+#[cfg(test)]
+use super::cursor::MAX_LIMIT;
+use super::cursor::{decode as decode_cursor, encode as encode_cursor};
+use super::error::ErrorBody;
+use super::outbox::OutboxView;
 use super::params::{PathId, bad, query_pairs};
 use super::{ApiError, AppState};
 use crate::domain::{FindingKind, FindingStatus};
-use crate::operation::OpKind;
 use crate::servicenow::Client;
-use crate::store::entity::{audit, finding, outbox, ticket_link};
-use crate::store::outbox::RowStatus;
+use crate::store::entity::{audit, finding, ticket_link};
 use crate::store::queries::{self, FindingFilter};
-
-/// The page size without `limit`.
-pub const DEFAULT_LIMIT: u64 = 50;
-/// The largest `limit` a page takes.
-pub const MAX_LIMIT: u64 = 500;
 
 const LIST_PARAMS: &[&str] = &["status", "source", "check", "ticket", "limit", "cursor"];
 
-/// `GET /v1/findings`: one page of findings and the cursor of the next, if any.
+/// List findings, newest first, with their tickets.
+#[utoipa::path(
+    get, path = "/v1/findings", tag = "findings",
+    params(
+        ("status" = Option<FindingStatus>, Query, description = "Only findings in this status"),
+        ("source" = Option<String>, Query, description = "Only findings of this source"),
+        ("check" = Option<String>, Query, description = "Only findings of this check id"),
+        ("ticket" = Option<String>, Query, description = "Only the finding of this ticket number, e.g. INC0010001"),
+        ("limit" = Option<u64>, Query, description = "Findings per page (default 50)", minimum = 1, maximum = 500),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of findings", body = FindingsPage),
+        (status = 400, description = "A bad parameter, named in `error.field`", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after `Retry-After`", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -54,7 +70,19 @@ pub async fn list(
     }))
 }
 
-/// `GET /v1/findings/{id}`: the finding with its decision, outbox rows and audit trail.
+/// Show one finding with its ticket, decision, outbox rows and audit trail.
+#[utoipa::path(
+    get, path = "/v1/findings/{id}", tag = "findings",
+    params(("id" = i64, Path, description = "The finding's id")),
+    responses(
+        (status = 200, description = "The finding", body = FindingDetail),
+        (status = 400, description = "The id is not an integer", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No such finding", body = ErrorBody),
+        (status = 503, description = "The database is unavailable; retry after `Retry-After`", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn show(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -75,16 +103,26 @@ pub async fn show(
     }))
 }
 
+/// The cursor of the page after the row `id`, for the console's pager.
+pub(crate) fn cursor_after(id: i64) -> String {
+    encode_cursor(id)
+}
+
+/// The id a console pager's cursor names.
+pub(crate) fn cursor_id(cursor: &str) -> Result<i64, ApiError> {
+    decode_cursor(cursor)
+}
+
 /// The query of `GET /v1/findings`, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct ListRequest {
-    filter: FindingFilter,
-    before: Option<i64>,
-    limit: u64,
+pub(crate) struct ListRequest {
+    pub(crate) filter: FindingFilter,
+    pub(crate) before: Option<i64>,
+    pub(crate) limit: u64,
 }
 
 impl ListRequest {
-    fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+    pub(crate) fn parse(query: Option<&str>) -> Result<Self, ApiError> {
         let mut pairs = query_pairs(query, LIST_PARAMS)?;
         let status = pairs
             .remove("status")
@@ -93,16 +131,7 @@ impl ListRequest {
             .map_err(|e| bad("status", e.to_string()))?;
         let limit = match pairs.remove("limit") {
             None => DEFAULT_LIMIT,
-            Some(text) => text
-                .parse()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    bad(
-                        "limit",
-                        format!("expected an integer from 1 to {MAX_LIMIT}, got `{text}`"),
-                    )
-                })?,
+            Some(text) => super::cursor::limit(&text)?,
         };
         let before = pairs
             .remove("cursor")
@@ -121,28 +150,8 @@ impl ListRequest {
     }
 }
 
-/// The cursor after the finding `id`: opaque to clients, so its form may change.
-fn encode_cursor(id: i64) -> String {
-    URL_SAFE_NO_PAD.encode(id.to_string())
-}
-
-fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.parse::<i64>().ok())
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            bad(
-                "cursor",
-                "not a cursor from `next_cursor` of an earlier page".to_owned(),
-            )
-        })
-}
-
 /// The answer of `GET /v1/findings`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FindingsPage {
     findings: Vec<FindingView>,
     /// Present when older findings match too: pass it as `cursor` for the next page.
@@ -150,7 +159,7 @@ pub struct FindingsPage {
 }
 
 /// A finding as both endpoints show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FindingView {
     id: i64,
     key: String,
@@ -193,7 +202,7 @@ impl FindingView {
 
 /// What snowsync knows of a finding's ticket; `sys_id`, `number` and `link` stay null
 /// until the ticket is created.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TicketView {
     table: String,
     number: Option<String>,
@@ -226,7 +235,7 @@ impl TicketView {
 }
 
 /// The answer of `GET /v1/findings/{id}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct FindingDetail {
     #[serde(flatten)]
     finding: FindingView,
@@ -234,43 +243,20 @@ pub struct FindingDetail {
     profile: Option<String>,
     /// The finding as the source last sent it.
     #[serde(rename = "finding")]
+    #[schema(value_type = Object)]
     payload: serde_json::Value,
     outbox: Vec<OutboxView>,
     audit: Vec<AuditView>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct OutboxView {
-    id: i64,
-    seq: i64,
-    op: OpKind,
-    status: RowStatus,
-    attempts: i32,
-    last_error: Option<String>,
-    next_attempt_at: DateTime<Utc>,
-}
-
-impl From<outbox::Model> for OutboxView {
-    fn from(r: outbox::Model) -> Self {
-        Self {
-            id: r.id,
-            seq: r.seq,
-            op: r.op,
-            status: r.status,
-            attempts: r.attempts,
-            last_error: r.last_error,
-            next_attempt_at: r.next_attempt_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AuditView {
     event: String,
     from: Option<String>,
     to: String,
     actor: String,
     /// Parsed when it is JSON (a planning error is), else the text as stored.
+    #[schema(value_type = Option<Object>)]
     detail: Option<serde_json::Value>,
     at: DateTime<Utc>,
 }
@@ -293,6 +279,9 @@ impl From<audit::Model> for AuditView {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
 
     fn check(query: &str, expect: Result<ListRequest, &str>) {

@@ -9,9 +9,10 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
 use secrecy::ExposeSecret;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::error::ErrorBody;
 use super::{ApiError, AppState};
 use crate::poller::Hint;
 use crate::servicenow::APPROVALS_TABLE;
@@ -19,18 +20,45 @@ use crate::servicenow::APPROVALS_TABLE;
 /// How far a hint's timestamp may be from our clock.
 const REPLAY_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 
-#[derive(Deserialize)]
+/// A record that changed on the instance.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct HintBody {
+pub struct HintBody {
+    /// `incident`, `sc_request` or `sysapproval_approver`.
     table: String,
+    /// 32 hexadecimal characters.
     sys_id: String,
 }
 
+/// Whether the hint was handed to the poller.
+#[derive(Serialize, ToSchema)]
+pub struct HintQueued {
+    /// False when this process runs no poller or its queue is full; the next poll reads it.
+    queued: bool,
+}
+
+/// A push hint from a business rule: the poller reads the record again soon.
+#[utoipa::path(
+    post, path = "/v1/servicenow/events", tag = "reverse sync",
+    params(
+        ("x-snowsync-timestamp" = i64, Header, description = "Unix seconds when the hint was signed"),
+        ("x-snowsync-signature" = String, Header, description = "HMAC-SHA256 over the timestamp and the body with `poller.push_secret`"),
+    ),
+    request_body(content = HintBody, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Accepted", body = HintQueued),
+        (status = 400, description = "The body is not a hint; `error.field` names the field", body = ErrorBody),
+        (status = 401, description = "Push hints are off, or the signature or timestamp is missing or wrong", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "The body is declared as anything but JSON", body = ErrorBody),
+    ),
+    security(("push_signature" = []))
+)]
 pub async fn servicenow_event(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<HintQueued>), ApiError> {
     let Some(secret) = &state.push_secret else {
         return Err(ApiError::Unauthorized(
             "push hints are not enabled: poller.push_secret is not set",
@@ -76,7 +104,7 @@ pub async fn servicenow_event(
             sys_id: hint.sys_id,
         })
     });
-    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))))
+    Ok((StatusCode::ACCEPTED, Json(HintQueued { queued })))
 }
 
 /// The signature as snowsync writes it (`sha256=<hex>`), or as a ServiceNow script gets it

@@ -6,17 +6,43 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::error::ErrorBody;
 use super::params::PathId;
 use super::{ApiError, AppState, MAX_BODY};
 use crate::domain::SourceEvent;
 use crate::ingest::{self, IngestError, InputFormat};
 use crate::intake::IntakeError;
 
-type Accepted = (StatusCode, Json<serde_json::Value>);
+type Accepted = (StatusCode, Json<AcceptedBody>);
 
+/// The answer of every ingest endpoint: the findings stored, committed with their outbox rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedBody {
+    /// The ids of the findings, in the order of the input.
+    pub finding_ids: Vec<i64>,
+    /// Per finding, whether it is new (false: a repeat of an open finding). Absent for events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<Vec<bool>>,
+}
+
+/// Record a finding in snowsync's generic format.
+#[utoipa::path(
+    post, path = "/v1/findings", tag = "ingest",
+    request_body(content = crate::ingest::schema::GenericFinding, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Stored with its outbox rows", body = AcceptedBody),
+        (status = 400, description = "The body is not what the endpoint takes; `error.field` names the field", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "The body is declared as anything but JSON", body = ErrorBody),
+        (status = 422, description = "The mapping cannot plan the finding; `error.plan` says why", body = ErrorBody),
+        (status = 503, description = "The database cannot take the request now; nothing was stored; retry after `Retry-After`", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn generic(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
@@ -24,6 +50,21 @@ pub async fn generic(
     accept(&state, InputFormat::Generic, body).await
 }
 
+/// Record an Oort failing-check event: one finding per failing user.
+#[utoipa::path(
+    post, path = "/v1/sources/oort/events", tag = "ingest",
+    request_body(content = crate::ingest::schema::OortEvent, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Stored with its outbox rows", body = AcceptedBody),
+        (status = 400, description = "The body is not what the endpoint takes; `error.field` names the field", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "The body is declared as anything but JSON", body = ErrorBody),
+        (status = 422, description = "The mapping cannot plan the finding; `error.plan` says why", body = ErrorBody),
+        (status = 503, description = "The database cannot take the request now; nothing was stored; retry after `Retry-After`", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn oort(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
@@ -31,6 +72,21 @@ pub async fn oort(
     accept(&state, InputFormat::Oort, body).await
 }
 
+/// Record an application approval request.
+#[utoipa::path(
+    post, path = "/v1/approval-requests", tag = "ingest",
+    request_body(content = crate::ingest::schema::ApprovalRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Stored with its outbox rows", body = AcceptedBody),
+        (status = 400, description = "The body is not what the endpoint takes; `error.field` names the field", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "The body is declared as anything but JSON", body = ErrorBody),
+        (status = 422, description = "The mapping cannot plan the finding; `error.plan` says why", body = ErrorBody),
+        (status = 503, description = "The database cannot take the request now; nothing was stored; retry after `Retry-After`", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn approval(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
@@ -73,7 +129,7 @@ pub(super) fn read(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiErro
     })
 }
 
-fn bad_input(err: IngestError) -> ApiError {
+pub(super) fn bad_input(err: IngestError) -> ApiError {
     match err {
         IngestError::Field { path, message } => ApiError::BadRequest {
             field: path,
@@ -112,14 +168,20 @@ async fn accept(
     let created: Vec<bool> = recorded.iter().map(|r| r.created).collect();
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"finding_ids": ids, "created": created})),
+        Json(AcceptedBody {
+            finding_ids: ids,
+            created: Some(created),
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+/// A source event for a finding already recorded.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventBody {
+    /// `resolved` or `escalated`; a failing finding is sent as a finding instead.
     event: String,
+    /// The finding's key (`POST /v1/events` only).
     #[serde(default)]
     key: Option<String>,
 }
@@ -146,6 +208,23 @@ pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T
     ingest::from_json(body, &[]).map_err(bad_input)
 }
 
+/// Record a source event for the open finding with this id.
+#[utoipa::path(
+    post, path = "/v1/findings/{id}/events", tag = "ingest",
+    params(("id" = i64, Path, description = "The finding's id")),
+    request_body(content = EventBody, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Stored with its outbox rows", body = AcceptedBody),
+        (status = 400, description = "The body is not what the endpoint takes; `error.field` names the field", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No open finding with that id or key", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "The body is declared as anything but JSON", body = ErrorBody),
+        (status = 422, description = "The mapping cannot plan the finding; `error.plan` says why", body = ErrorBody),
+        (status = 503, description = "The database cannot take the request now; nothing was stored; retry after `Retry-After`", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn event_by_id(
     State(state): State<AppState>,
     PathId(id): PathId,
@@ -158,12 +237,35 @@ pub async fn event_by_id(
         .event_for_id(id, event, "api")
         .await
         .map_err(intake_error)?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"finding_ids": [recorded.finding_id]})),
-    ))
+    Ok(accepted_one(recorded.finding_id))
 }
 
+fn accepted_one(finding_id: i64) -> Accepted {
+    (
+        StatusCode::ACCEPTED,
+        Json(AcceptedBody {
+            finding_ids: vec![finding_id],
+            created: None,
+        }),
+    )
+}
+
+/// Record a source event for the open finding with this key.
+#[utoipa::path(
+    post, path = "/v1/events", tag = "ingest",
+    request_body(content = EventBody, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Stored with its outbox rows", body = AcceptedBody),
+        (status = 400, description = "The body is not what the endpoint takes; `error.field` names the field", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 404, description = "No open finding with that id or key", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
+        (status = 415, description = "The body is declared as anything but JSON", body = ErrorBody),
+        (status = 422, description = "The mapping cannot plan the finding; `error.plan` says why", body = ErrorBody),
+        (status = 503, description = "The database cannot take the request now; nothing was stored; retry after `Retry-After`", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
 pub async fn event_by_key(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
@@ -181,8 +283,5 @@ pub async fn event_by_key(
         .event_for_key(key, event, "api")
         .await
         .map_err(intake_error)?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"finding_ids": [recorded.finding_id]})),
-    ))
+    Ok(accepted_one(recorded.finding_id))
 }

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 
+use crate::admin::retry;
 use crate::domain::FindingStatus;
-use crate::intake;
 use crate::pipeline::Pipeline;
 use crate::store::entity::outbox::Model as OutboxRow;
 use crate::store::outbox::{OpKind, RowStatus};
@@ -95,59 +95,20 @@ pub async fn outbox_retry(
     ids: &[i64],
     pipeline: &Pipeline,
 ) -> Result<(String, bool), DbErr> {
-    let mut out = String::new();
-    let mut all = true;
+    let mut outcomes = Vec::new();
     for &id in ids {
-        let Some(row) = outbox::get(db, id)
-            .await?
-            .filter(|r| r.status == RowStatus::Dead)
-        else {
-            all = false;
-            let _ = writeln!(
-                out,
-                "outbox row {id}: not retried (no such row, or it is not dead)"
-            );
-            continue;
-        };
-        let payload = match findings::get(db, row.finding_id).await? {
-            Some(finding) => {
-                match intake::replan(
-                    &finding,
-                    row.op,
-                    &row.payload,
-                    &pipeline.mappings,
-                    &pipeline.templates,
-                ) {
-                    Ok(payload) => payload,
-                    Err(e) => {
-                        all = false;
-                        let _ = writeln!(
-                            out,
-                            "outbox row {id}: not retried: the mapping still fails: {e}"
-                        );
-                        continue;
-                    }
-                }
-            }
-            None => None,
-        };
-        let rerendered = payload.is_some();
-        if outbox::revive(db, id, payload, Utc::now()).await? {
-            let how = if rerendered {
-                "payload rendered from the current mappings"
-            } else {
-                "payload unchanged"
-            };
-            let _ = writeln!(out, "outbox row {id}: pending again, due now ({how})");
-        } else {
-            all = false;
-            let _ = writeln!(
-                out,
-                "outbox row {id}: not retried (it changed state meanwhile)"
-            );
-        }
+        let outcome = retry::row(db, id, &pipeline.mappings, &pipeline.templates).await?;
+        outcomes.push((id, outcome));
     }
-    Ok((out, all))
+    Ok(retry_report(&outcomes))
+}
+
+fn retry_report(outcomes: &[(i64, retry::Outcome)]) -> (String, bool) {
+    let mut out = String::new();
+    for (id, outcome) in outcomes {
+        let _ = writeln!(out, "outbox row {id}: {outcome}");
+    }
+    (out, outcomes.iter().all(|(_, o)| o.revived()))
 }
 
 /// `outbox retry --state dead [--finding N] [--op OP]`: every dead row that matches,
@@ -158,11 +119,11 @@ pub async fn outbox_retry_dead(
     op: Option<OpKind>,
     pipeline: &Pipeline,
 ) -> Result<(String, bool), DbErr> {
-    let ids = outbox::dead_ids(db, finding, op).await?;
-    if ids.is_empty() {
+    let outcomes = retry::dead(db, finding, op, &pipeline.mappings, &pipeline.templates).await?;
+    if outcomes.is_empty() {
         return Ok(("no dead rows match\n".to_owned(), true));
     }
-    outbox_retry(db, &ids, pipeline).await
+    Ok(retry_report(&outcomes))
 }
 
 /// `outbox purge --older-than D`: deletes delivered rows older than `age`.

@@ -51,7 +51,12 @@ pub enum Command {
     /// Run the service: migrations, outbox workers and the HTTP API, until stopped
     Serve,
     /// Start the emulator and the service, send sample findings, print the tickets made
-    Demo,
+    Demo {
+        /// Keep the emulator and the service running afterwards, with a dead row to retry,
+        /// and print the operator's console URL and an admin key; stop with Ctrl-C
+        #[arg(long)]
+        keep: bool,
+    },
     /// Measure end-to-end forward-sync throughput against the in-process emulator
     Bench(bench::BenchArgs),
     /// Apply database migrations and exit
@@ -159,7 +164,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         None => config.log.format,
     };
     // The demo prints its own report; its logs stay quiet unless asked for.
-    let default_level = if matches!(cli.command, Command::Demo | Command::Bench(_)) {
+    let default_level = if matches!(cli.command, Command::Demo { .. } | Command::Bench(_)) {
         "warn"
     } else {
         config.log.level.as_str()
@@ -171,8 +176,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bench::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo => {
-            demo::run().await?;
+        Command::Demo { keep } => {
+            demo::run(keep).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { database } => migrate(config, database).await,
@@ -364,9 +369,10 @@ pub fn describe(config: &Config) -> Vec<String> {
         ),
         format!("ok   database.url = {}", redact::url(&config.database.url)),
         format!(
-            "ok   http.listen = {} ({} API key(s))",
+            "ok   http.listen = {} ({} API key(s), {} admin key(s))",
             config.http.listen,
-            config.http.api_keys.len()
+            config.http.api_keys.len(),
+            config.admin.api_keys.len()
         ),
         format!(
             "ok   outbox: {} workers, lease {:?}, up to {} attempts",

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::domain::{Finding, SourceEvent};
+use crate::admin::dry_run::DryRunError;
+use crate::domain::SourceEvent;
 use crate::ingest::{self, InputFormat};
-use crate::mapping::{Mappings, PlanError, TicketPlan, plan};
+use crate::mapping::{Mappings, PlanError, TicketPlan};
 use crate::pipeline::Pipeline;
 
 /// Arguments of `snowsync render`.
@@ -54,42 +55,46 @@ pub fn run(pipeline: &Pipeline, args: &RenderArgs) -> Result<String, RenderError
         file: file.clone(),
         message: e.to_string(),
     })?;
-    let findings = match args.format {
-        None => ingest::detect_and_parse(&body),
-        Some(format) => ingest::parse(format, &body),
-    }
-    .map_err(|source| RenderError::Ingest {
-        file: file.clone(),
-        source,
+    let rendered = crate::admin::dry_run::plans(
+        &body,
+        args.format,
+        args.event,
+        args.occurrences,
+        &pipeline.mappings,
+        &pipeline.templates,
+    )
+    .map_err(|e| match e {
+        DryRunError::Ingest(source) => RenderError::Ingest {
+            file: file.clone(),
+            source,
+        },
+        DryRunError::Plan(e) => RenderError::Plan(e),
     })?;
-    let (mappings, templates) = (&*pipeline.mappings, &*pipeline.templates);
-    let event = args.event;
     let mut out = String::new();
-    if findings.is_empty() {
+    if rendered.is_empty() {
         out.push_str("no findings in the input (an Oort event with no failing users)\n");
     }
-    for (i, finding) in findings.iter().enumerate() {
-        let plan = plan(finding, event, args.occurrences, mappings, templates)?;
+    for (i, one) in rendered.iter().enumerate() {
         if args.json {
-            out.push_str(&json_line(finding, &plan));
+            out.push_str(&json_line(&one.finding_key, &one.plan));
         } else {
             if i > 0 {
                 out.push('\n');
             }
-            out.push_str(&text(finding, &plan, mappings));
+            out.push_str(&text(&one.finding_key, &one.plan, &pipeline.mappings));
         }
     }
     Ok(out)
 }
 
-fn json_line(finding: &Finding, plan: &TicketPlan) -> String {
+fn json_line(finding_key: &str, plan: &TicketPlan) -> String {
     let references: serde_json::Map<String, serde_json::Value> = plan
         .references
         .iter()
         .map(|(field, (kind, name))| (field.clone(), json!({"kind": kind.as_str(), "name": name})))
         .collect();
     let line = json!({
-        "finding_key": finding.key().as_str(),
+        "finding_key": finding_key,
         "rule": plan.rule,
         "profile": plan.profile,
         "table": plan.table,
@@ -101,20 +106,10 @@ fn json_line(finding: &Finding, plan: &TicketPlan) -> String {
     format!("{line}\n")
 }
 
-fn text(finding: &Finding, plan: &TicketPlan, mappings: &Mappings) -> String {
+fn text(finding_key: &str, plan: &TicketPlan, mappings: &Mappings) -> String {
     let mut out = String::new();
-    let rule_origin = mappings
-        .rules()
-        .iter()
-        .chain(std::iter::once(mappings.default_rule()))
-        .find(|r| r.name == plan.rule)
-        .map(|r| r.origin.as_str())
-        .unwrap_or("");
-    let profile_origin = mappings
-        .profile(&plan.profile)
-        .map(crate::mapping::Profile::origin)
-        .unwrap_or_default();
-    let _ = writeln!(out, "finding:        {}", finding.key());
+    let (rule_origin, profile_origin) = crate::admin::dry_run::origins(plan, mappings);
+    let _ = writeln!(out, "finding:        {finding_key}");
     let _ = writeln!(out, "rule:           {} ({rule_origin})", plan.rule);
     let _ = writeln!(out, "profile:        {} ({profile_origin})", plan.profile);
     let _ = writeln!(out, "table:          {}", plan.table);

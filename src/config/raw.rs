@@ -21,6 +21,8 @@ pub(super) struct File {
     #[serde(default)]
     pub(super) http: Http,
     #[serde(default)]
+    pub(super) admin: Admin,
+    #[serde(default)]
     pub(super) outbox: Outbox,
     #[serde(default)]
     pub(super) poller: Poller,
@@ -69,6 +71,15 @@ pub(super) struct Http {
     pub(super) listen: Option<SocketAddr>,
     pub(super) api_keys: Option<Vec<SecretString>>,
     pub(super) api_keys_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Admin {
+    pub(super) api_keys: Option<Vec<SecretString>>,
+    pub(super) api_keys_file: Option<PathBuf>,
+    #[serde(default, with = "humantime_serde")]
+    pub(super) session_ttl: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]

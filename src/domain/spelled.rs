@@ -14,7 +14,8 @@ pub struct UnknownSpelling {
 }
 
 /// Defines a `Copy` enum with one spelling per variant, and from that table: `ALL`,
-/// `NAMES`, `as_str`, `parse`, `Display`, `FromStr`, serde and `clap::ValueEnum`.
+/// `NAMES`, `as_str`, `parse`, `Display`, `FromStr`, serde, `clap::ValueEnum` and the OpenAPI
+/// schema (a string of the spellings).
 /// Storing it in a column takes `#[derive(sea_orm::DeriveValueType)]
 /// #[sea_orm(value_type = "String")]`, which goes through `Display` and `FromStr`.
 macro_rules! spelled {
@@ -81,6 +82,22 @@ macro_rules! spelled {
                 let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
                 Self::parse(&text)
                     .ok_or_else(|| serde::de::Error::unknown_variant(&text, Self::NAMES))
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .description(Some(concat!("A ", $kind, ".")))
+                    .enum_values(Some(Self::NAMES.iter().copied()))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($name))
             }
         }
 

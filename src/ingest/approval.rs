@@ -33,9 +33,10 @@ use super::{IngestError, from_json, severity};
 use crate::domain::{APPROVAL_CHECK_ID, ApprovalRequest, Finding, FindingKind, Severity, Subject};
 
 /// The request fields, as nested in a generic finding.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawRequest {
+#[schema(as = ApprovalFields)]
+pub(crate) struct RawRequest {
     request_id: String,
     #[serde(default)]
     computer: Option<String>,
@@ -70,9 +71,11 @@ impl RawRequest {
     }
 }
 
-#[derive(Deserialize)]
+/// The approval request as written (documented above); also its OpenAPI schema.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Raw {
+#[schema(as = ApprovalRequest)]
+pub(crate) struct Raw {
     source: String,
     request_id: String,
     user: String,
@@ -101,6 +104,7 @@ struct Raw {
     #[serde(default)]
     severity: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Object)]
     attributes: BTreeMap<String, serde_json::Value>,
 }
 

@@ -37,9 +37,11 @@ use super::limits::{identifier, optional_identifier, title};
 use super::{IngestError, from_json, non_empty, severity};
 use crate::domain::{APPROVAL_CHECK_ID, Finding, FindingKind, IpAddress, Subject};
 
-#[derive(Deserialize)]
+/// The generic finding as written (documented field by field above); also its OpenAPI schema.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Raw {
+#[schema(as = GenericFinding)]
+pub(crate) struct Raw {
     source: String,
     #[serde(default)]
     kind: Option<String>,
@@ -58,15 +60,17 @@ struct Raw {
     #[serde(alias = "occurredAt")]
     occurred_at: String,
     #[serde(default)]
+    #[schema(value_type = Object)]
     attributes: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     approval: Option<super::approval::RawRequest>,
 }
 
 /// The subject as written, shared with the approval format.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawSubject {
+#[schema(as = Subject)]
+pub(crate) struct RawSubject {
     login: String,
     #[serde(default)]
     email: Option<String>,
@@ -80,7 +84,9 @@ pub(super) struct RawSubject {
     manager: Option<String>,
     #[serde(default, alias = "phoneNumber")]
     phone: Option<String>,
+    /// Each an address or `{"address": …, "location": …}`.
     #[serde(default, alias = "ipAddresses")]
+    #[schema(value_type = Vec<Object>)]
     ip_addresses: Vec<serde_json::Value>,
     #[serde(default, alias = "usedApplications")]
     used_applications: Vec<String>,

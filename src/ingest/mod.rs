@@ -9,6 +9,13 @@ mod generic;
 pub mod limits;
 mod oort;
 
+/// The bodies of the ingest endpoints, for the OpenAPI document.
+pub(crate) mod schema {
+    pub(crate) use super::approval::Raw as ApprovalRequest;
+    pub(crate) use super::generic::Raw as GenericFinding;
+    pub(crate) use super::oort::Envelope as OortEvent;
+}
+
 use serde::de::DeserializeOwned;
 
 use crate::domain::{Finding, Severity, spelled};

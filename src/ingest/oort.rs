@@ -22,8 +22,10 @@ use crate::domain::{Finding, FindingKind, Subject};
 /// The `source` of findings made from Oort events.
 pub const SOURCE: &str = "oort";
 
-#[derive(Deserialize)]
-struct Envelope {
+/// The EventBridge envelope of an Oort event; also its OpenAPI schema.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = OortEvent)]
+pub(crate) struct Envelope {
     #[serde(default)]
     id: Option<String>,
     #[serde(default, rename = "detail-type")]
@@ -33,9 +35,10 @@ struct Envelope {
     detail: Detail,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Detail {
+#[schema(as = OortEventDetail)]
+pub(crate) struct Detail {
     #[serde(default)]
     id: Option<String>,
     check_id: String,

@@ -1,5 +1,6 @@
-//! Read-only queries for the HTTP API: pages of findings with their ticket links, and one
-//! finding with everything stored about it. Nothing here writes or opens a transaction.
+//! Read-only queries for the HTTP API and the console: pages of findings with their ticket
+//! links, one finding with everything stored about it, pages of outbox rows, and the
+//! counts, errors, watermarks and lease of the overview. Nothing here writes or opens a transaction.
 //!
 //! A page costs two statements whatever its size: the findings, then their links in one
 //! batch; never one statement per finding.
@@ -12,9 +13,11 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::entity::{audit, finding, outbox, ticket_link};
+use super::entity::{audit, finding, lease, outbox, poll_cursor, ticket_link};
 use super::findings;
+use super::outbox::RowStatus;
 use crate::domain::FindingStatus;
+use crate::operation::OpKind;
 
 /// Which findings a page holds; every filter set narrows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -136,4 +139,96 @@ pub async fn finding_detail(
         audit: findings::audit_trail(db, id).await?,
         finding,
     }))
+}
+
+/// How many findings stand in each status; statuses without findings are left out.
+pub async fn finding_counts(db: &impl ConnectionTrait) -> Result<Vec<(FindingStatus, i64)>, DbErr> {
+    finding::Entity::find()
+        .select_only()
+        .column(finding::Column::Status)
+        .column_as(finding::Column::Id.count(), "n")
+        .group_by(finding::Column::Status)
+        .into_tuple::<(FindingStatus, i64)>()
+        .all(db)
+        .await
+}
+
+/// Which outbox rows a page holds; every filter set narrows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxFilter {
+    pub status: Option<RowStatus>,
+    pub finding_id: Option<i64>,
+    pub op: Option<OpKind>,
+}
+
+/// One page of outbox rows, newest first.
+#[derive(Debug, Clone)]
+pub struct OutboxPage {
+    pub rows: Vec<outbox::Model>,
+    /// Whether rows older than the last one match the filter too.
+    pub more: bool,
+}
+
+/// The outbox rows matching `filter` with an id below `before`, newest first, at most
+/// `limit`: keyset pagination on the id, as for findings.
+pub async fn outbox_page(
+    db: &impl ConnectionTrait,
+    filter: &OutboxFilter,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<OutboxPage, DbErr> {
+    let mut condition = Condition::all();
+    if let Some(status) = filter.status {
+        condition = condition.add(outbox::Column::Status.eq(status));
+    }
+    if let Some(finding_id) = filter.finding_id {
+        condition = condition.add(outbox::Column::FindingId.eq(finding_id));
+    }
+    if let Some(op) = filter.op {
+        condition = condition.add(outbox::Column::Op.eq(op));
+    }
+    if let Some(before) = before {
+        condition = condition.add(outbox::Column::Id.lt(before));
+    }
+    let mut rows = outbox::Entity::find()
+        .filter(condition)
+        .order_by_desc(outbox::Column::Id)
+        .limit(limit.saturating_add(1))
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(OutboxPage { rows, more })
+}
+
+/// The rows still owed or dead that carry an error, most recently changed first: what
+/// went wrong last.
+pub async fn recent_errors(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<outbox::Model>, DbErr> {
+    outbox::Entity::find()
+        .filter(outbox::Column::LastError.is_not_null())
+        .filter(outbox::Column::Status.is_in([
+            RowStatus::Pending,
+            RowStatus::InFlight,
+            RowStatus::Dead,
+        ]))
+        .order_by_desc(outbox::Column::UpdatedAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// The poller's watermarks, one per polled table.
+pub async fn watermarks(db: &impl ConnectionTrait) -> Result<Vec<poll_cursor::Model>, DbErr> {
+    poll_cursor::Entity::find()
+        .order_by_asc(poll_cursor::Column::TableName)
+        .all(db)
+        .await
+}
+
+/// The named lease (`poller`), when one was ever taken.
+pub async fn lease(db: &impl ConnectionTrait, name: &str) -> Result<Option<lease::Model>, DbErr> {
+    lease::Entity::find_by_id(name.to_owned()).one(db).await
 }

@@ -2,8 +2,10 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod console;
 pub mod harness;
 pub mod receiver;
+pub mod tools;
 
 use std::time::Duration;
 

@@ -19,14 +19,14 @@ const KARSCH: &str = include_str!("karsch_ip_threat.json");
 const OORT_EVENT: &str = include_str!("oort_inactive_users.json");
 const APPROVAL: &str = include_str!("approval_request.json");
 
-/// Runs the demo and prints what was created.
-pub async fn run() -> anyhow::Result<()> {
+/// Runs the demo and prints what was created; with `keep`, leaves it running for the console.
+pub async fn run(keep: bool) -> anyhow::Result<()> {
     let sim = sim::spawn(SimConfig::default())
         .await
         .context("starting the ServiceNow emulator")?;
     let dir = std::env::temp_dir().join(format!("snowsync-demo-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let result = demo(&sim, &dir).await;
+    let result = demo(&sim, &dir, keep).await;
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -38,9 +38,11 @@ pub(crate) fn config(sim: &sim::SimHandle, dir: &std::path::Path, api_key: &str)
     Config::for_emulator(sim, &database, api_key)
 }
 
-async fn demo(sim: &sim::SimHandle, dir: &std::path::Path) -> anyhow::Result<()> {
+async fn demo(sim: &sim::SimHandle, dir: &std::path::Path, keep: bool) -> anyhow::Result<()> {
     let api_key = format!("demo-{}", uuid::Uuid::new_v4().simple());
+    let admin_key = format!("demo-admin-{}", uuid::Uuid::new_v4().simple());
     let mut config = config(sim, dir, &api_key);
+    config.admin.api_keys = vec![secrecy::SecretString::from(admin_key.clone())];
     let receiver = round_trip::Receiver::start().await?;
     receiver.subscribe(&mut config, &["oort", "threatlocker"]);
     config.poller.enabled = true;
@@ -49,7 +51,12 @@ async fn demo(sim: &sim::SimHandle, dir: &std::path::Path) -> anyhow::Result<()>
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .context("binding the API listener")?;
-    let shutdown = CancellationToken::new();
+    // Kept, the demo stops on Ctrl-C or SIGTERM like `serve`.
+    let shutdown = if keep {
+        crate::shutdown::on_signal()
+    } else {
+        CancellationToken::new()
+    };
     let running = service::start(&config, listener, shutdown).await?;
     println!("snowsync API:        {}\n", running.url());
 
@@ -90,9 +97,55 @@ async fn demo(sim: &sim::SimHandle, dir: &std::path::Path) -> anyhow::Result<()>
     wait_for_outbox(&running.db, Duration::from_secs(45)).await?;
     print_tickets(&running.db, &running.client).await?;
     let way_back = round_trip::run(&running, sim, &config, &receiver).await;
+    if keep && way_back.is_ok() {
+        let kept = leave_a_dead_row(sim, &running, &http, &api_key).await;
+        if kept.is_ok() {
+            println!("\nThe operator's console: {}/ui", running.url());
+            println!("Sign in with the admin key {admin_key}");
+            println!(
+                "Its Outbox page shows one dead row, refused by the emulator (an injected 403, now lifted): retry it there."
+            );
+            println!("Ctrl-C stops the demo.");
+            running.wait().await;
+            return Ok(());
+        }
+        running.stop().await;
+        return kept;
+    }
     running.stop().await;
     way_back?;
     Ok(())
+}
+
+/// One more finding whose create the emulator refuses with 403, so its row goes dead; the
+/// refusal is lifted afterwards, so a retry from the console delivers it.
+async fn leave_a_dead_row(
+    sim: &sim::SimHandle,
+    running: &service::Running,
+    http: &reqwest::Client,
+    api_key: &str,
+) -> anyhow::Result<()> {
+    use crate::sim::{FaultRule, Faults};
+    let mut finding: serde_json::Value = serde_json::from_str(KARSCH)?;
+    finding["subject"]["login"] = "lena.vogel@simubiz.com".into();
+    finding["subject"]["display_name"] = "Lena Vogel".into();
+    sim.set_faults(
+        Faults::none().with_rule(FaultRule::error(403, 1.0).on("POST", "/api/now/table/incident")),
+    )
+    .await;
+    let response = http
+        .post(format!("{}/v1/findings", running.url()))
+        .header("x-api-client-token", api_key)
+        .json(&finding)
+        .send()
+        .await
+        .context("posting the finding to leave dead")?;
+    if response.status() != reqwest::StatusCode::ACCEPTED {
+        bail!("POST /v1/findings answered {}", response.status());
+    }
+    let waited = wait_for_outbox(&running.db, Duration::from_secs(45)).await;
+    sim.set_faults(Faults::none()).await;
+    waited
 }
 
 /// Waits until nothing owed to ServiceNow can make progress (delivered, or dead).

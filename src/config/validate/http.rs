@@ -11,7 +11,7 @@ use crate::config::{ConfigError, HttpConfig};
 pub(super) fn http(origin: &str, http: Http) -> Result<HttpConfig, ConfigError> {
     let mut api_keys = http.api_keys.unwrap_or_default();
     if let Some(path) = &http.api_keys_file {
-        api_keys.extend(api_keys_file(origin, path)?);
+        api_keys.extend(api_keys_file(origin, "http.api_keys_file", path)?);
     }
     if let Some(i) = api_keys.iter().position(|k| k.expose_secret().len() < 16) {
         return Err(ConfigError::new(
@@ -29,13 +29,13 @@ pub(super) fn http(origin: &str, http: Http) -> Result<HttpConfig, ConfigError> 
 }
 
 /// One key a line; blank lines and `#` comments skipped.
-fn api_keys_file(origin: &str, path: &Path) -> Result<Vec<SecretString>, ConfigError> {
+pub(super) fn api_keys_file(
+    origin: &str,
+    key: &str,
+    path: &Path,
+) -> Result<Vec<SecretString>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::new(
-            origin,
-            "http.api_keys_file",
-            format!("cannot read {}: {e}", path.display()),
-        )
+        ConfigError::new(origin, key, format!("cannot read {}: {e}", path.display()))
     })?;
     Ok(text
         .lines()

@@ -4,6 +4,7 @@
 //! One submodule per section; this module runs them in file order and owns the helpers they
 //! share. The order matters: when a file has several problems, the first one found is reported.
 
+mod admin;
 mod database;
 mod http;
 mod log;
@@ -25,6 +26,7 @@ impl File {
         let servicenow = servicenow::servicenow(origin, self.servicenow)?;
         let database = database::database(origin, self.database)?;
         let http = http::http(origin, self.http)?;
+        let admin = admin::admin(origin, self.admin, &http)?;
         let outbox = outbox::outbox(origin, self.outbox)?;
         outbox::lease_outlasts_requests(origin, &outbox, &servicenow)?;
         let poller = poller::poller(origin, self.poller)?;
@@ -45,6 +47,7 @@ impl File {
             servicenow,
             database,
             http,
+            admin,
             outbox,
             poller,
             mapping,
