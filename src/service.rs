@@ -48,10 +48,16 @@ pub async fn start(
     let notifier = Notifier::new(config.sources.clone(), config.servicenow.request_timeout)
         .context("setting up the source notifier")?;
     let wake = Arc::new(Notify::new());
+    for shadowed in pipeline.mappings.shadowed() {
+        tracing::warn!(problem = %shadowed, "mapping rule never reached");
+    }
+    tracing::info!(
+        sources = %pipeline::describe_sources(&config.mapping),
+        "mappings and templates loaded"
+    );
     let intake = Intake {
         db: db.clone(),
-        mappings: pipeline.mappings,
-        templates: pipeline.templates,
+        pipeline: pipeline.into(),
         wake: wake.clone(),
     };
 
@@ -77,7 +83,7 @@ pub async fn start(
         let poller = Poller {
             db: db.clone(),
             client: client.clone(),
-            mappings: intake.mappings.clone(),
+            pipeline: intake.pipeline.clone(),
             config: config.poller.clone(),
             holder: instance.clone(),
             outbox_wake: wake,
@@ -136,6 +142,11 @@ impl Running {
         if let Some(poller) = self.poller {
             let _ = poller.await;
         }
+    }
+
+    /// Cancelled when the service stops; tasks started beside it (reload) watch it.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
     }
 
     /// Waits until `shutdown` is cancelled from outside, then stops.

@@ -24,11 +24,19 @@ impl ApiKeys {
     /// Whether `presented` equals one of the keys. Every key is compared in full, so the
     /// time taken does not tell which key, or how much of one, matched.
     pub fn accepts(&self, presented: &[u8]) -> bool {
-        let mut matched = 0u8;
-        for key in self.0.iter() {
-            matched |= key.expose_secret().as_bytes().ct_eq(presented).unwrap_u8();
+        self.matching(presented).is_some()
+    }
+
+    /// The place in `http.api_keys` of the key equal to `presented`. Every key is compared
+    /// in full whatever matched, so the time taken does not tell which one did.
+    pub fn matching(&self, presented: &[u8]) -> Option<usize> {
+        let mut found = None;
+        for (index, key) in self.0.iter().enumerate() {
+            if bool::from(key.expose_secret().as_bytes().ct_eq(presented)) {
+                found = Some(index);
+            }
         }
-        matched == 1
+        found
     }
 }
 
@@ -49,8 +57,14 @@ pub async fn require_key(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    match presented(request.headers()) {
-        Some(token) if keys.accepts(token) => Ok(next.run(request).await),
+    match presented(request.headers()).map(|token| keys.matching(token)) {
+        Some(Some(index)) => {
+            let mut response = next.run(request).await;
+            response
+                .extensions_mut()
+                .insert(super::access_log::KeyName(format!("http.api_keys[{index}]")));
+            Ok(response)
+        }
         Some(_) => Err(ApiError::Unauthorized("the API key is not valid")),
         None => Err(ApiError::Unauthorized(
             "an API key is required in x-api-client-token or Authorization: Bearer",

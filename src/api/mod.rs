@@ -3,6 +3,7 @@
 //! `store::queries`, and answer; they never call ServiceNow (`/readyz` only reports
 //! whether it answers).
 
+pub mod access_log;
 mod auth;
 mod error;
 mod findings;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .layer(middleware::from_fn(access_log::log))
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -170,7 +170,7 @@ impl ServiceNowDeliverer {
                     fields.insert(field.clone(), Value::String(sys_id));
                 }
                 Err(ReferenceError::NotFound { .. }) if reference.optional => {
-                    tracing::info!(field, name = %reference.name, "optional reference not found in ServiceNow; left empty");
+                    tracing::info!(field, "optional reference not found in ServiceNow; left empty");
                 }
                 Err(err) => return Err(err.into()),
             }
@@ -263,7 +263,10 @@ impl ServiceNowDeliverer {
             sys_updated_on: record.str("sys_updated_on").map(str::to_owned),
         };
         match findings::save_ticket(&self.db, row.finding_id, &state, Utc::now()).await {
-            Ok(()) => Delivery::Done,
+            Ok(()) => {
+                tracing::info!(number = record.number().unwrap_or("?"), table = row.payload.get("table").and_then(serde_json::Value::as_str).unwrap_or("?"), finding.id = row.finding_id, outbox.id = row.id, attempt = row.attempts, "{}", row.op.done());
+                Delivery::Done
+            }
             Err(e) => Delivery::Retry {
                 after: None,
                 reason: format!("ticket written but not recorded: {e}"),
