@@ -160,7 +160,17 @@ impl Trouble {
         match e {
             ServiceNowError::Transport { message, .. } => {
                 let lower = message.to_ascii_lowercase();
-                if ["certificate", "tls", "handshake", "unknownissuer"]
+                // rustls' own words for a handshake that failed, through reqwest's chain.
+                if [
+                    "certificate",
+                    "tls",
+                    "handshake",
+                    "unknownissuer",
+                    "corrupt message",
+                    "invalidcontenttype",
+                    "peer sent",
+                    "alert",
+                ]
                     .iter()
                     .any(|w| lower.contains(w))
                 {
@@ -194,7 +204,7 @@ impl Trouble {
                 "; check servicenow.instance_url, DNS, the firewall and any proxy between here and the instance"
             }
             Self::Tls => {
-                "; the instance's certificate is not trusted: for a private CA or a TLS-inspecting proxy set servicenow.ca_file"
+                "; the TLS handshake failed: a certificate not trusted (for a private CA or a TLS-inspecting proxy set servicenow.ca_file) or something at that address that does not speak TLS"
             }
             Self::Hibernating => {
                 "; a developer instance sleeps when unused: wake it from the developer portal, or wait for maintenance to end"
