@@ -28,6 +28,8 @@ pub fn init(format: LogFormat, level: Option<&str>, default: &str) {
             .with(
                 layer_fmt::layer()
                     .fmt_fields(EscapedFields)
+                    // Colours only for a person at a terminal, never into a file or journald.
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                     .with_writer(std::io::stderr),
             )
             .try_init(),
