@@ -156,7 +156,18 @@ mod tests {
 
     use tracing_subscriber::fmt::MakeWriter;
 
-    use super::{EscapedFields, escaped};
+    use super::{EscapedFields, escaped, scoped};
+
+    #[test]
+    fn a_bare_debug_level_reaches_snowsync_only_and_handlebars_stays_quiet() {
+        assert_eq!(scoped("debug"), "info,snowsync=debug,handlebars=warn");
+        assert_eq!(scoped("info"), "info,handlebars=warn");
+        assert_eq!(
+            scoped("trace,sqlx=debug"),
+            "info,snowsync=trace,sqlx=debug,handlebars=warn"
+        );
+        assert_eq!(scoped("handlebars=trace"), "handlebars=trace");
+    }
 
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);

@@ -257,3 +257,19 @@ fn exit_status_3_when_ingest_skipped_lines() {
     assert_eq!(code(&output), 3, "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("in.jsonl:2: skipped"));
 }
+
+#[test]
+fn the_template_variables_page_is_what_render_variables_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = snowsync_in(dir.path(), &["render", "--variables"]);
+    assert_eq!(code(&output), 0);
+    let printed = text(&output.stdout);
+    for variable in ["`subject.login`", "`subject.ip_addresses.[0].address`", "`approval.application`", "`correlation_id`"] {
+        assert!(printed.contains(variable), "{variable}: {printed}");
+    }
+    let page = std::fs::read_to_string(root().join("docs/template-variables.md")).unwrap();
+    assert_eq!(
+        page, printed,
+        "docs/template-variables.md is out of date: regenerate it with `snowsync render --variables > docs/template-variables.md`"
+    );
+}
