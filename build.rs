@@ -27,8 +27,13 @@ fn main() {
 /// The short commit, with `-dirty` when tracked files differ from it.
 fn git_commit() -> Option<String> {
     let commit = git(&["rev-parse", "--short=12", "HEAD"]).filter(|c| !c.is_empty())?;
-    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-    Some(if dirty { format!("{commit}-dirty") } else { commit })
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty {
+        format!("{commit}-dirty")
+    } else {
+        commit
+    })
 }
 
 /// What `git ARGS` prints, trimmed; `None` without git, outside a repository, or on failure.

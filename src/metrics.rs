@@ -52,13 +52,19 @@ fn describe() {
         "servicenow_instance_available",
         "1 when the last answer from ServiceNow was the API, 0 when it was no connection, a timeout, an HTML page (hibernating) or a 5xx."
     );
-    describe_gauge!("outbox_rows", "Outbox rows by state, read from the database at scrape time.");
+    describe_gauge!(
+        "outbox_rows",
+        "Outbox rows by state, read from the database at scrape time."
+    );
     describe_gauge!(
         "outbox_oldest_pending_age_seconds",
         metrics::Unit::Seconds,
         "Age of the oldest pending outbox row; 0 when none is pending."
     );
-    describe_counter!("outbox_delivered_total", "Outbox rows delivered, by operation.");
+    describe_counter!(
+        "outbox_delivered_total",
+        "Outbox rows delivered, by operation."
+    );
     describe_counter!(
         "outbox_retries_total",
         "Outbox deliveries that failed transiently and were rescheduled, by operation."
@@ -67,9 +73,18 @@ fn describe() {
         "outbox_outage_retries_total",
         "Outbox deliveries put back because ServiceNow was unavailable, by operation; they cost no attempt."
     );
-    describe_counter!("outbox_dead_total", "Outbox rows given up on (dead), by operation.");
-    describe_counter!("outbox_outages_total", "Times delivery paused because ServiceNow was unavailable.");
-    describe_gauge!("outbox_outage_paused", "1 while outbox delivery is paused for a ServiceNow outage.");
+    describe_counter!(
+        "outbox_dead_total",
+        "Outbox rows given up on (dead), by operation."
+    );
+    describe_counter!(
+        "outbox_outages_total",
+        "Times delivery paused because ServiceNow was unavailable."
+    );
+    describe_gauge!(
+        "outbox_outage_paused",
+        "1 while outbox delivery is paused for a ServiceNow outage."
+    );
     describe_counter!("poller_errors_total", "Poll cycles that failed.");
     describe_gauge!(
         "poller_last_success_timestamp_seconds",

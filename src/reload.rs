@@ -31,9 +31,8 @@ pub fn changes(old: &Pipeline, new: &Pipeline) -> String {
     let profiles = |p: &Pipeline| -> BTreeSet<String> {
         p.mappings.profiles().map(|p| p.name.clone()).collect()
     };
-    let templates = |p: &Pipeline| -> BTreeSet<String> {
-        p.templates.names().map(str::to_owned).collect()
-    };
+    let templates =
+        |p: &Pipeline| -> BTreeSet<String> { p.templates.names().map(str::to_owned).collect() };
     let mut parts = Vec::new();
     diff(&mut parts, "rule", &names(old), &names(new));
     diff(&mut parts, "profile", &profiles(old), &profiles(new));

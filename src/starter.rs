@@ -8,8 +8,14 @@ use std::path::{Path, PathBuf};
 /// The shipped mapping files, by file name, in load order.
 pub const MAPPINGS: [(&str, &str); 3] = [
     ("10-oort.toml", include_str!("../mappings/10-oort.toml")),
-    ("20-approvals.toml", include_str!("../mappings/20-approvals.toml")),
-    ("90-default.toml", include_str!("../mappings/90-default.toml")),
+    (
+        "20-approvals.toml",
+        include_str!("../mappings/20-approvals.toml"),
+    ),
+    (
+        "90-default.toml",
+        include_str!("../mappings/90-default.toml"),
+    ),
 ];
 
 /// The shipped templates, by file name.
@@ -18,8 +24,14 @@ pub const TEMPLATES: [(&str, &str); 5] = [
         "approval_description.hbs",
         include_str!("../templates/approval_description.hbs"),
     ),
-    ("close_notes.hbs", include_str!("../templates/close_notes.hbs")),
-    ("description.hbs", include_str!("../templates/description.hbs")),
+    (
+        "close_notes.hbs",
+        include_str!("../templates/close_notes.hbs"),
+    ),
+    (
+        "description.hbs",
+        include_str!("../templates/description.hbs"),
+    ),
     (
         "short_description.hbs",
         include_str!("../templates/short_description.hbs"),
@@ -48,8 +60,16 @@ pub fn mapping_texts() -> Vec<(String, String)> {
 /// file that exists, so an admin's edits are never lost; returns the paths written.
 pub fn write_to(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut planned: Vec<(PathBuf, &str)> = vec![(dir.join("snowsync.toml"), EXAMPLE_CONFIG)];
-    planned.extend(MAPPINGS.iter().map(|(n, t)| (dir.join("mappings").join(n), *t)));
-    planned.extend(TEMPLATES.iter().map(|(n, t)| (dir.join("templates").join(n), *t)));
+    planned.extend(
+        MAPPINGS
+            .iter()
+            .map(|(n, t)| (dir.join("mappings").join(n), *t)),
+    );
+    planned.extend(
+        TEMPLATES
+            .iter()
+            .map(|(n, t)| (dir.join("templates").join(n), *t)),
+    );
     let existing: Vec<String> = planned
         .iter()
         .filter(|(p, _)| p.exists())

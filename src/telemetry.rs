@@ -19,9 +19,14 @@ use crate::config::LogFormat;
 pub fn init(format: LogFormat, level: Option<&str>, default: &str) {
     let text = level
         .map(str::to_owned)
-        .or_else(|| std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty()))
+        .or_else(|| {
+            std::env::var("RUST_LOG")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        })
         .unwrap_or_else(|| default.to_owned());
-    let filter = EnvFilter::try_new(scoped(&text)).unwrap_or_else(|_| EnvFilter::new(scoped(default)));
+    let filter =
+        EnvFilter::try_new(scoped(&text)).unwrap_or_else(|_| EnvFilter::new(scoped(default)));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Text => registry

@@ -31,7 +31,8 @@ async fn an_instance_nobody_listens_on_is_unreachable() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let lines = report::check(&config(&format!("http://127.0.0.1:{port}"), "u", "p").servicenow).await;
+    let lines =
+        report::check(&config(&format!("http://127.0.0.1:{port}"), "u", "p").servicenow).await;
     let failed = failed(&lines);
     assert_eq!(failed.len(), 1, "{lines:?}");
     assert!(failed[0].starts_with("FAIL unreachable: "), "{failed:?}");
@@ -70,11 +71,13 @@ async fn a_wrong_password_is_wrong_credentials() {
     let sim = sim::spawn(SimConfig::default()).await.unwrap();
     let (user, _) = sim.integration_credentials();
     let lines =
-        report::check(&config(sim.base_url().as_str(), &user, "not-the-password").servicenow)
-            .await;
+        report::check(&config(sim.base_url().as_str(), &user, "not-the-password").servicenow).await;
     let failed = failed(&lines);
     assert_eq!(failed.len(), 1, "{lines:?}");
-    assert!(failed[0].starts_with("FAIL wrong credentials: "), "{failed:?}");
+    assert!(
+        failed[0].starts_with("FAIL wrong credentials: "),
+        "{failed:?}"
+    );
     assert!(!failed[0].contains("not-the-password"), "{failed:?}");
 }
 
@@ -92,7 +95,11 @@ async fn a_table_the_user_may_not_read_is_a_missing_role() {
         failed[0].starts_with("FAIL read access to incident: missing role: "),
         "{failed:?}"
     );
-    assert!(lines.iter().any(|l| l.to_string().starts_with("ok   read access to sc_request")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.to_string().starts_with("ok   read access to sc_request"))
+    );
 }
 
 #[tokio::test]

@@ -59,13 +59,21 @@ fn every_mistake_of_every_file_is_reported_in_one_run() {
 fn a_file_that_does_not_parse_does_not_hide_the_mistakes_of_the_next() {
     let errors = mapping::from_texts_all(&texts(&[
         ("a.toml", "[profile.p\ntable = \"incident\"\n"),
-        ("b.toml", "[profile.q]\ntable = \"incident\"\npriority = 1\n"),
+        (
+            "b.toml",
+            "[profile.q]\ntable = \"incident\"\npriority = 1\n",
+        ),
     ]))
     .expect_err("refused");
     let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    assert!(shown.iter().any(|l| l.starts_with("a.toml:1: (syntax)")), "{shown:#?}");
     assert!(
-        shown.iter().any(|l| l.starts_with("b.toml:3: profile.q.priority")),
+        shown.iter().any(|l| l.starts_with("a.toml:1: (syntax)")),
+        "{shown:#?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|l| l.starts_with("b.toml:3: profile.q.priority")),
         "{shown:#?}"
     );
 }
@@ -155,7 +163,11 @@ fn check_reports_each_mistake_as_its_own_failed_line() {
         rules_dir: Some(dir.path().to_owned()),
         ..MappingConfig::default()
     });
-    let failed: Vec<&String> = report.lines.iter().filter(|l| l.starts_with("FAIL")).collect();
+    let failed: Vec<&String> = report
+        .lines
+        .iter()
+        .filter(|l| l.starts_with("FAIL"))
+        .collect();
     assert_eq!(failed.len(), 2, "{:#?}", report.lines);
     assert!(failed[0].contains("profile.p.urgency"), "{failed:?}");
     assert!(failed[1].contains("profile.p.state"), "{failed:?}");

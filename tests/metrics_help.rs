@@ -2,9 +2,9 @@
 
 mod support;
 
+use support::Engine;
 use support::app::TestApp;
 use support::harness::finding;
-use support::Engine;
 
 async fn scrape(app: &TestApp) -> String {
     app.http
@@ -57,4 +57,3 @@ async fn every_metric_on_the_page_has_help() {
     }
     app.stop().await;
 }
-

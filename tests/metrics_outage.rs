@@ -25,7 +25,11 @@ async fn a_hibernating_instance_counts_as_html_and_as_unavailable() {
     app.sim
         .set_faults(Faults::none().with_rule(FaultRule::new(Fault::Hibernate, 1.0)))
         .await;
-    let _ = app.running.client.get("incident", "0123456789abcdef0123456789abcdef", &["sys_id"]).await;
+    let _ = app
+        .running
+        .client
+        .get("incident", "0123456789abcdef0123456789abcdef", &["sys_id"])
+        .await;
     let text = scrape(&app).await;
     assert!(
         text.contains(r#"servicenow_requests_total{operation="get",status="html"}"#),
@@ -33,7 +37,15 @@ async fn a_hibernating_instance_counts_as_html_and_as_unavailable() {
     );
     assert!(text.contains("servicenow_instance_available 0"), "{text}");
     app.sim.set_faults(Faults::none()).await;
-    let _ = app.running.client.get("incident", "0123456789abcdef0123456789abcdef", &["sys_id"]).await;
-    assert!(scrape(&app).await.contains("servicenow_instance_available 1"));
+    let _ = app
+        .running
+        .client
+        .get("incident", "0123456789abcdef0123456789abcdef", &["sys_id"])
+        .await;
+    assert!(
+        scrape(&app)
+            .await
+            .contains("servicenow_instance_available 1")
+    );
     app.stop().await;
 }

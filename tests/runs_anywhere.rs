@@ -50,7 +50,10 @@ fn demo_runs_from_an_empty_folder_on_the_built_in_starter_files_and_leaves_it_em
 fn render_runs_from_an_empty_folder_on_the_built_in_starter_files() {
     let dir = tempfile::tempdir().unwrap();
     let finding = root().join("tests/fixtures/karsch_generic.json");
-    let output = snowsync_in(dir.path(), &["render", "--finding", finding.to_str().unwrap()]);
+    let output = snowsync_in(
+        dir.path(),
+        &["render", "--finding", finding.to_str().unwrap()],
+    );
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
     let out = text(&output.stdout);
     assert!(
@@ -103,7 +106,10 @@ fn relative_paths_in_a_config_file_are_taken_from_the_file_s_folder() {
         "{out}"
     );
     assert!(out.contains("password set"), "{out}");
-    let migrate = snowsync_in(cwd.path(), &["--config", config.to_str().unwrap(), "migrate"]);
+    let migrate = snowsync_in(
+        cwd.path(),
+        &["--config", config.to_str().unwrap(), "migrate"],
+    );
     assert_eq!(code(&migrate), 0, "{}", text(&migrate.stderr));
     assert!(conf.join("state/s.db").exists());
     assert_eq!(entries(cwd.path()), Vec::<String>::new());
@@ -136,7 +142,10 @@ fn a_read_only_command_on_a_missing_database_names_its_absolute_path_and_creates
 fn an_empty_config_file_runs_on_the_defaults() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("empty.toml"), "").unwrap();
-    let output = snowsync_in(dir.path(), &["--config", "empty.toml", "check", "--offline"]);
+    let output = snowsync_in(
+        dir.path(),
+        &["--config", "empty.toml", "check", "--offline"],
+    );
     assert_eq!(code(&output), 0, "{}", text(&output.stdout));
 }
 
@@ -171,7 +180,11 @@ fn init_writes_the_starter_files_that_check_then_accepts_and_never_overwrites() 
     );
     let again = snowsync_in(dir.path(), &["init", target.to_str().unwrap()]);
     assert_eq!(code(&again), 1);
-    assert!(text(&again.stderr).contains("not overwriting"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("not overwriting"),
+        "{}",
+        text(&again.stderr)
+    );
 }
 
 #[test]
@@ -194,7 +207,10 @@ fn completions_and_the_manual_page_are_generated_from_the_command_line() {
     let man = snowsync_in(dir.path(), &["man"]);
     assert_eq!(code(&man), 0);
     let page = text(&man.stdout);
-    assert!(page.starts_with(".ie") || page.contains(".TH snowsync 1"), "{page}");
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH snowsync 1"),
+        "{page}"
+    );
     assert!(page.contains("Exit status"), "{page}");
 }
 
@@ -216,11 +232,11 @@ fn exit_status_0_when_done() {
 #[test]
 fn exit_status_1_when_something_asked_for_does_not_exist() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("s.db").display()
+    let db = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    assert_eq!(
+        code(&snowsync_in(dir.path(), &["migrate", "--database", &db])),
+        0
     );
-    assert_eq!(code(&snowsync_in(dir.path(), &["migrate", "--database", &db])), 0);
     let output = Command::new(env!("CARGO_BIN_EXE_snowsync"))
         .args(["findings", "show", "42"])
         .current_dir(dir.path())
@@ -245,8 +261,8 @@ fn exit_status_2_for_a_wrong_command_line_or_configuration() {
 #[test]
 fn exit_status_3_when_ingest_skipped_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let generic = std::fs::read_to_string(root().join("tests/fixtures/karsch_generic.json"))
-        .unwrap();
+    let generic =
+        std::fs::read_to_string(root().join("tests/fixtures/karsch_generic.json")).unwrap();
     let one_line: serde_json::Value = serde_json::from_str(&generic).unwrap();
     std::fs::write(
         dir.path().join("in.jsonl"),
@@ -264,7 +280,12 @@ fn the_template_variables_page_is_what_render_variables_prints() {
     let output = snowsync_in(dir.path(), &["render", "--variables"]);
     assert_eq!(code(&output), 0);
     let printed = text(&output.stdout);
-    for variable in ["`subject.login`", "`subject.ip_addresses.[0].address`", "`approval.application`", "`correlation_id`"] {
+    for variable in [
+        "`subject.login`",
+        "`subject.ip_addresses.[0].address`",
+        "`approval.application`",
+        "`correlation_id`",
+    ] {
         assert!(printed.contains(variable), "{variable}: {printed}");
     }
     let page = std::fs::read_to_string(root().join("docs/template-variables.md")).unwrap();

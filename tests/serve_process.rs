@@ -164,7 +164,10 @@ const SITE_RULE: &str = "[[rule]]\nname = \"site-threats\"\nsource = \"oort\"\nc
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_puts_a_valid_edit_in_force_and_logs_what_changed() {
     let serve = Serve::start().await;
-    assert_eq!(serve.rule_for_a_new_finding().await, "oort-identity-threats");
+    assert_eq!(
+        serve.rule_for_a_new_finding().await,
+        "oort-identity-threats"
+    );
     std::fs::write(serve.rules().join("05-site.toml"), SITE_RULE).unwrap();
     serve.hangup();
     let line = serve.log_line("mappings and templates reloaded").await;
@@ -215,7 +218,10 @@ async fn sighup_refuses_a_bad_edit_says_why_and_keeps_the_running_set() {
         .log_line_with(&["reload refused", "05-site.toml:8", "profile.site.table"])
         .await;
     assert!(line.contains("ERROR"), "{line}");
-    assert_eq!(serve.rule_for_a_new_finding().await, "oort-identity-threats");
+    assert_eq!(
+        serve.rule_for_a_new_finding().await,
+        "oort-identity-threats"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,13 +258,14 @@ async fn a_created_ticket_has_one_info_line_with_number_table_finding_and_attemp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_checks_the_mappings_against_the_instance_at_start_and_logs_each_problem() {
-    let serve =
-        Serve::start_with(Some(&SITE_RULE.replace("Service Desk", "No Such Group"))).await;
+    let serve = Serve::start_with(Some(&SITE_RULE.replace("Service Desk", "No Such Group"))).await;
     let problem = serve
         .log_line_with(&["mapping check against the instance", "No Such Group"])
         .await;
     assert!(problem.contains("05-site.toml"), "{problem}");
-    let summary = serve.log_line("mappings checked against the instance").await;
+    let summary = serve
+        .log_line("mappings checked against the instance")
+        .await;
     assert!(summary.contains("problems=1"), "{summary}");
     // It still serves: the outbox holds work until the mapping is fixed.
     assert_eq!(serve.rule_for_a_new_finding().await, "site-threats");

@@ -253,8 +253,15 @@ on_both_engines!(
             .await;
 
         let templates = tempfile::tempdir().expect("temp dir");
-        for entry in std::fs::read_dir(h.config.mapping.templates_dir.as_ref().expect("a templates folder"))
-            .expect("templates") {
+        for entry in std::fs::read_dir(
+            h.config
+                .mapping
+                .templates_dir
+                .as_ref()
+                .expect("a templates folder"),
+        )
+        .expect("templates")
+        {
             let path = entry.expect("entry").path();
             std::fs::copy(
                 &path,

@@ -62,7 +62,9 @@ pub async fn require_key(
             let mut response = next.run(request).await;
             response
                 .extensions_mut()
-                .insert(super::access_log::KeyName(format!("http.api_keys[{index}]")));
+                .insert(super::access_log::KeyName(format!(
+                    "http.api_keys[{index}]"
+                )));
             Ok(response)
         }
         Some(_) => Err(ApiError::Unauthorized("the API key is not valid")),

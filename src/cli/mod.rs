@@ -429,7 +429,11 @@ async fn fields(config: &Config, table: &str, string_only: bool) -> anyhow::Resu
         .with_context(|| format!("listing the fields of {table}"))?;
     // Only the header: sys_dictionary knows no such table (or hides it from this user).
     if lines.len() <= 1 {
-        let what = if string_only { "String fields" } else { "fields" };
+        let what = if string_only {
+            "String fields"
+        } else {
+            "fields"
+        };
         eprintln!(
             "error: table `{table}` has no {what} in sys_dictionary: no such table, or the integration user cannot read its dictionary (needs read access to sys_dictionary)"
         );

@@ -92,9 +92,6 @@ mod tests {
             "sqlite:///var/lib/s.db"
         );
         assert_eq!(database_url(base, "sqlite::memory:"), "sqlite::memory:");
-        assert_eq!(
-            database_url(base, "postgres://u@h/db"),
-            "postgres://u@h/db"
-        );
+        assert_eq!(database_url(base, "postgres://u@h/db"), "postgres://u@h/db");
     }
 }

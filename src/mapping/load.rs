@@ -18,7 +18,10 @@ pub fn load(dir: &Path) -> Result<Mappings, MappingError> {
 
 /// The admin's own rules (`local`, optional) before the shipped ones (`shipped`, or the
 /// starter mappings built into the binary when `None`), with every problem of every file.
-pub fn load_all(local: Option<&Path>, shipped: Option<&Path>) -> Result<Mappings, Vec<MappingError>> {
+pub fn load_all(
+    local: Option<&Path>,
+    shipped: Option<&Path>,
+) -> Result<Mappings, Vec<MappingError>> {
     let mut files = match local {
         Some(dir) => read_folder_allowing_empty(dir).map_err(|e| vec![e])?,
         None => Vec::new(),
@@ -35,7 +38,9 @@ pub fn read_folder(dir: &Path) -> Result<Vec<(String, String)>, MappingError> {
     let files = read_folder_allowing_empty(dir)?;
     if files.is_empty() {
         return Err(MappingError::new(
-            crate::config::paths::absolute(Path::new("."), dir).display().to_string(),
+            crate::config::paths::absolute(Path::new("."), dir)
+                .display()
+                .to_string(),
             "(directory)",
             "no *.toml mapping files found in this folder",
         ));

@@ -170,7 +170,10 @@ impl ServiceNowDeliverer {
                     fields.insert(field.clone(), Value::String(sys_id));
                 }
                 Err(ReferenceError::NotFound { .. }) if reference.optional => {
-                    tracing::info!(field, "optional reference not found in ServiceNow; left empty");
+                    tracing::info!(
+                        field,
+                        "optional reference not found in ServiceNow; left empty"
+                    );
                 }
                 Err(err) => return Err(err.into()),
             }
@@ -264,7 +267,19 @@ impl ServiceNowDeliverer {
         };
         match findings::save_ticket(&self.db, row.finding_id, &state, Utc::now()).await {
             Ok(()) => {
-                tracing::info!(number = record.number().unwrap_or("?"), table = row.payload.get("table").and_then(serde_json::Value::as_str).unwrap_or("?"), finding.id = row.finding_id, outbox.id = row.id, attempt = row.attempts, "{}", row.op.done());
+                tracing::info!(
+                    number = record.number().unwrap_or("?"),
+                    table = row
+                        .payload
+                        .get("table")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("?"),
+                    finding.id = row.finding_id,
+                    outbox.id = row.id,
+                    attempt = row.attempts,
+                    "{}",
+                    row.op.done()
+                );
                 Delivery::Done
             }
             Err(e) => Delivery::Retry {

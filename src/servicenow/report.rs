@@ -171,8 +171,8 @@ impl Trouble {
                     "peer sent",
                     "alert",
                 ]
-                    .iter()
-                    .any(|w| lower.contains(w))
+                .iter()
+                .any(|w| lower.contains(w))
                 {
                     Self::Tls
                 } else {

@@ -357,7 +357,11 @@ pub(crate) async fn execute_raw(
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
-            let label = if html { "html".to_owned() } else { code.to_string() };
+            let label = if html {
+                "html".to_owned()
+            } else {
+                code.to_string()
+            };
             metrics::counter!("servicenow_requests_total", "operation" => op, "status" => label)
                 .increment(1);
             let available = !html && !reply.status.is_server_error();

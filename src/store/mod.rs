@@ -38,9 +38,13 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
-    #[error("no database at {path}: nothing has been recorded with this configuration yet (check --config or database.url; `snowsync migrate` or `snowsync serve` creates it)")]
+    #[error(
+        "no database at {path}: nothing has been recorded with this configuration yet (check --config or database.url; `snowsync migrate` or `snowsync serve` creates it)"
+    )]
     Missing { path: String },
-    #[error("the database {url} is not migrated ({pending} migration(s) not applied): run `snowsync migrate`")]
+    #[error(
+        "the database {url} is not migrated ({pending} migration(s) not applied): run `snowsync migrate`"
+    )]
     NotMigrated { url: String, pending: usize },
     #[error(transparent)]
     Db(#[from] DbErr),
@@ -60,9 +64,12 @@ pub async fn open_existing(config: &DatabaseConfig) -> Result<DatabaseConnection
         && !std::path::Path::new(path).exists()
     {
         return Err(StoreError::Missing {
-            path: crate::config::paths::absolute(std::path::Path::new("."), std::path::Path::new(path))
-                .display()
-                .to_string(),
+            path: crate::config::paths::absolute(
+                std::path::Path::new("."),
+                std::path::Path::new(path),
+            )
+            .display()
+            .to_string(),
         });
     }
     let db = connect_with(config, false).await?;

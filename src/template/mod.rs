@@ -125,7 +125,11 @@ pub fn load_templates_or_starter(dir: Option<&Path>) -> Result<Templates, Templa
                 .iter()
                 .map(|(file, text)| {
                     let name = file.trim_end_matches(".hbs").to_owned();
-                    (name, PathBuf::from(crate::starter::origin("templates", file)), (*text).to_owned())
+                    (
+                        name,
+                        PathBuf::from(crate::starter::origin("templates", file)),
+                        (*text).to_owned(),
+                    )
                 })
                 .collect(),
         ),

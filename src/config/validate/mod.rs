@@ -21,7 +21,11 @@ use super::raw::File;
 use super::{Config, ConfigError, MappingConfig, paths};
 
 impl File {
-    pub(in crate::config) fn validate(self, origin: &str, base: &Path) -> Result<Config, ConfigError> {
+    pub(in crate::config) fn validate(
+        self,
+        origin: &str,
+        base: &Path,
+    ) -> Result<Config, ConfigError> {
         let servicenow = servicenow::servicenow(origin, self.servicenow)?;
         let mut database = database::database(origin, self.database)?;
         database.url = paths::database_url(base, &database.url);

@@ -40,13 +40,17 @@ pub(super) fn profile(
     };
     let mut errors = Vec::new();
     if raw.priority.is_some() {
-        keep(&mut errors, Err::<(), _>(site.fail("priority", PRIORITY.to_owned())));
+        keep(
+            &mut errors,
+            Err::<(), _>(site.fail("priority", PRIORITY.to_owned())),
+        );
     }
     let table = keep(&mut errors, levels::table(&site, &raw.table));
     let levels = keep(&mut errors, levels::levels(&site, &raw));
     let caller = keep(&mut errors, references::caller(&site, &raw));
     let closing = table.and_then(|t| keep(&mut errors, states::closing(&site, t, &raw)));
-    let escalate_when = table.and_then(|t| keep(&mut errors, escalation::escalate_when(&site, t, &raw)));
+    let escalate_when =
+        table.and_then(|t| keep(&mut errors, escalation::escalate_when(&site, t, &raw)));
     let tags = keep(&mut errors, references::tags(&site, &raw));
     let reopen_within = keep(&mut errors, states::reopen_within(&site, &raw));
     let group_by = keep(&mut errors, grouping::group_by(&site, &raw));
