@@ -1,6 +1,6 @@
 # snowsync in a container: a release build in a Rust image, run from a slim Debian image as
-# a non-root user. Build: `podman build -t snowsync .` (or docker); try it: `podman run --rm
-# snowsync demo`. docs/deploy.md covers volumes, configuration, secrets and PostgreSQL.
+# a non-root user. Build: `podman build --format docker -t snowsync .` (or `docker build`; podman
+# keeps HEALTHCHECK only in the docker format); try it: `podman run --rm snowsync demo`. docs/deploy.md covers volumes, configuration, secrets and PostgreSQL.
 # The base images are build arguments so a registry mirror (or local stand-ins) can be used.
 ARG BUILDER_IMAGE=docker.io/library/rust:1.95-slim-bookworm
 ARG RUNTIME_IMAGE=docker.io/library/debian:bookworm-slim
@@ -25,7 +25,7 @@ FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/snowsync --shell /usr/sbin/nologin snowsync \
+ && useradd --uid 10001 --no-create-home --home-dir /var/lib/snowsync --shell /usr/sbin/nologin snowsync \
  && mkdir -p /etc/snowsync /var/lib/snowsync \
  && chown snowsync:snowsync /var/lib/snowsync
 COPY --from=build /out/snowsync /usr/local/bin/snowsync
