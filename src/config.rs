@@ -4,6 +4,7 @@
 //! This module never logs or prints a secret; `Debug` of every secret shows `[REDACTED]`.
 
 mod env;
+pub mod paths;
 mod raw;
 mod validate;
 
@@ -120,6 +121,23 @@ pub enum AuthMode {
     Basic,
 }
 
+impl AuthMode {
+    /// The value as written in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OauthPassword => "oauth_password",
+            Self::OauthClientCredentials => "oauth_client_credentials",
+            Self::Basic => "basic",
+        }
+    }
+}
+
+impl std::fmt::Display for AuthMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The instance and how to talk to it.
 #[derive(Debug, Clone)]
 pub struct ServiceNowConfig {
@@ -207,10 +225,18 @@ pub struct PollerConfig {
     pub push_secret: Option<SecretString>,
 }
 
-#[derive(Debug, Clone)]
+/// Where mappings and templates come from. A folder given in the file must exist; without
+/// one, `mappings/`, `mappings.d/` and `templates/` beside the config file are used when they
+/// exist, and the starter files built into the binary otherwise (`crate::starter`).
+#[derive(Debug, Clone, Default)]
 pub struct MappingConfig {
-    pub rules_dir: PathBuf,
-    pub templates_dir: PathBuf,
+    /// The shipped rules and profiles; `None`: the built-in starter mappings.
+    pub rules_dir: Option<PathBuf>,
+    /// The admin's own rules and profiles, loaded before the shipped ones, so their rules are
+    /// tried first and an upgrade that replaces the shipped files never touches them.
+    pub local_rules_dir: Option<PathBuf>,
+    /// The Handlebars templates; `None`: the built-in starter templates.
+    pub templates_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -244,6 +270,7 @@ impl Config {
             Some(p) => Some(p),
             None => Some(Path::new(DEFAULT_CONFIG_PATH)).filter(|p| p.exists()),
         };
+        let base = paths::base_of(path);
         let (origin, text) = match path {
             Some(p) => {
                 let origin = p.display().to_string();
@@ -254,7 +281,7 @@ impl Config {
             }
             None => ("built-in defaults".to_owned(), String::new()),
         };
-        Self::from_toml(&origin, &text, vars)
+        Self::from_toml_in(&origin, &text, vars, &base)
     }
 
     /// Settings for a run against the built-in emulator: its integration account over OAuth
@@ -286,17 +313,29 @@ impl Config {
             .expect("settings for the emulator are valid")
     }
 
-    /// Parses `text` (named `origin` in errors) and applies the environment overrides.
+    /// Parses `text` (named `origin` in errors) and applies the environment overrides;
+    /// relative paths are taken from the current folder.
     pub fn from_toml(
         origin: &str,
         text: &str,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
+        Self::from_toml_in(origin, text, vars, &paths::base_of(None))
+    }
+
+    /// [`Config::from_toml`] with relative paths taken from `base`, the config file's folder.
+    pub fn from_toml_in(
+        origin: &str,
+        text: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+        base: &Path,
+    ) -> Result<Self, ConfigError> {
         raw::check_file(origin, text)?;
         let mut table: toml::Table = toml::from_str(text)
             .map_err(|e| ConfigError::new(origin, "(file)", e.message().to_owned()))?;
         let overrides = env::apply(&mut table, vars)?;
-        let file: raw::File = env::deserialize(table, &overrides)?;
-        file.validate(origin)
+        let mut file: raw::File = env::deserialize(table, &overrides)?;
+        paths::resolve(&mut file, base);
+        file.validate(origin, base)
     }
 }

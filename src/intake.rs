@@ -31,8 +31,8 @@ pub enum IntakeError {
 #[derive(Clone)]
 pub struct Intake {
     pub db: DatabaseConnection,
-    pub mappings: Arc<Mappings>,
-    pub templates: Arc<Templates>,
+    /// The mappings and templates in force; a reload replaces them for the next event.
+    pub pipeline: crate::pipeline::Live,
     /// Woken after every commit so idle outbox workers start at once.
     pub wake: Arc<Notify>,
     /// Writes of concurrent events share transactions (`store::group_commit`).
@@ -43,17 +43,11 @@ pub struct Intake {
 const EVENTS_PER_COMMIT: usize = 64;
 
 impl Intake {
-    pub fn new(
-        db: DatabaseConnection,
-        mappings: Arc<Mappings>,
-        templates: Arc<Templates>,
-        wake: Arc<Notify>,
-    ) -> Self {
+    pub fn new(db: DatabaseConnection, pipeline: crate::pipeline::Live, wake: Arc<Notify>) -> Self {
         Self {
             writes: Arc::new(GroupCommit::new(db.clone(), EVENTS_PER_COMMIT)),
             db,
-            mappings,
-            templates,
+            pipeline,
             wake,
         }
     }
@@ -292,7 +286,8 @@ impl Intake {
         let Some(previous) = sync::last_resolved(&self.db, &record.key).await? else {
             return Ok(None);
         };
-        let profile = mapping::profile_for(&self.mappings, finding);
+        let pipeline = self.pipeline.current();
+        let profile = mapping::profile_for(&pipeline.mappings, finding);
         let resolved_at = previous.resolved_at.unwrap_or(previous.updated_at);
         let within = profile.reopen_within.is_some_and(|window| {
             chrono::Duration::from_std(window).is_ok_and(|w| chrono::Utc::now() - resolved_at <= w)
@@ -305,8 +300,8 @@ impl Intake {
         let plan = mapping::plan_reopen(
             finding,
             u64::try_from(occurrences).unwrap_or(1),
-            &self.mappings,
-            &self.templates,
+            &pipeline.mappings,
+            &pipeline.templates,
         )?;
         let planned = Planned {
             rule: Some(plan.rule.clone()),
@@ -352,12 +347,19 @@ impl Intake {
         new: bool,
     ) -> Result<Planned, IntakeError> {
         let occurrences = u64::try_from(occurrences).unwrap_or(1);
-        let plan = mapping::plan(finding, event, occurrences, &self.mappings, &self.templates)?;
+        let pipeline = self.pipeline.current();
+        let plan = mapping::plan(
+            finding,
+            event,
+            occurrences,
+            &pipeline.mappings,
+            &pipeline.templates,
+        )?;
         // One ticket for several findings (`group_by = "check"`) needs a ticket link shared
         // by findings, which the store does not have yet: refuse it rather than open a
         // second ticket under the same correlation id.
         if plan.correlation_id != finding.key().correlation_id() {
-            let profile = mapping::profile_for(&self.mappings, finding);
+            let profile = mapping::profile_for(&pipeline.mappings, finding);
             return Err(IntakeError::Plan(PlanError::unsupported(
                 profile,
                 "group_by",
@@ -451,7 +453,7 @@ fn ticket_payload(plan: &TicketPlan) -> serde_json::Value {
             // A subject's login may hold what no lookup can carry (a `^`); the ticket goes
             // out without the reference rather than never.
             if optional && let Some(why) = kind.unlookable(name) {
-                tracing::info!(field, name = %name, reason = %why, "optional reference cannot be looked up; left empty");
+                tracing::info!(field, reason = %why, "optional reference cannot be looked up; left empty");
                 return None;
             }
             Some((

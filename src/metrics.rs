@@ -26,10 +26,84 @@ pub fn handle() -> PrometheusHandle {
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
-            let _ = metrics::set_global_recorder(recorder);
+            if metrics::set_global_recorder(recorder).is_ok() {
+                describe();
+            }
             handle
         })
         .clone()
+}
+
+/// `# HELP` for every metric snowsync records; `tests/api_ingest.rs` checks that no metric
+/// on `/metrics` goes without one.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("findings_ingested_total", "Findings recorded, by source.");
+    describe_counter!(
+        "servicenow_requests_total",
+        "Requests to ServiceNow by operation and outcome: the HTTP status, `html` for an HTML page (a hibernating or maintenance instance), `timeout`, `transport` (no connection) or `fenced` (not sent)."
+    );
+    describe_histogram!(
+        "servicenow_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time from sending a request to ServiceNow to its complete answer, by operation."
+    );
+    describe_gauge!(
+        "servicenow_instance_available",
+        "1 when the last answer from ServiceNow was the API, 0 when it was no connection, a timeout, an HTML page (hibernating) or a 5xx."
+    );
+    describe_gauge!(
+        "outbox_rows",
+        "Outbox rows by state, read from the database at scrape time."
+    );
+    describe_gauge!(
+        "outbox_oldest_pending_age_seconds",
+        metrics::Unit::Seconds,
+        "Age of the oldest pending outbox row; 0 when none is pending."
+    );
+    describe_counter!(
+        "outbox_delivered_total",
+        "Outbox rows delivered, by operation."
+    );
+    describe_counter!(
+        "outbox_retries_total",
+        "Outbox deliveries that failed transiently and were rescheduled, by operation."
+    );
+    describe_counter!(
+        "outbox_outage_retries_total",
+        "Outbox deliveries put back because ServiceNow was unavailable, by operation; they cost no attempt."
+    );
+    describe_counter!(
+        "outbox_dead_total",
+        "Outbox rows given up on (dead), by operation."
+    );
+    describe_counter!(
+        "outbox_outages_total",
+        "Times delivery paused because ServiceNow was unavailable."
+    );
+    describe_gauge!(
+        "outbox_outage_paused",
+        "1 while outbox delivery is paused for a ServiceNow outage."
+    );
+    describe_counter!("poller_errors_total", "Poll cycles that failed.");
+    describe_gauge!(
+        "poller_last_success_timestamp_seconds",
+        metrics::Unit::Seconds,
+        "UNIX time of the last poll cycle that completed."
+    );
+    describe_gauge!(
+        "poller_lag_seconds",
+        metrics::Unit::Seconds,
+        "How far the poller's watermark is behind now, by table."
+    );
+    describe_counter!(
+        "poller_changes_applied_total",
+        "Ticket changes applied to findings, by kind of transition."
+    );
+    describe_counter!(
+        "mapping_reloads_total",
+        "Reloads of mappings and templates (SIGHUP), by result: `applied` or `refused`."
+    );
 }
 
 /// Renders every metric, after refreshing the outbox gauges from `db`.

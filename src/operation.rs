@@ -24,6 +24,19 @@ spelled! {
 }
 
 impl OpKind {
+    /// What a delivered row did to its ticket, for the log line an SRE reads.
+    pub fn done(self) -> &'static str {
+        match self {
+            Self::CreateTicket => "ticket created",
+            Self::UpdateTicket => "ticket updated",
+            Self::CloseTicket => "ticket closed",
+            Self::EscalateTicket => "ticket escalated",
+            Self::ReopenTicket => "ticket reopened",
+            Self::ApplyTags => "ticket tagged",
+            Self::NotifySource => "source notified",
+        }
+    }
+
     /// Whether a dead row of this kind holds back the finding's later rows.
     /// Tags and notifications are side effects: the ticket must not wait on them.
     pub fn blocks_successors_when_dead(self) -> bool {

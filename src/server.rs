@@ -9,7 +9,9 @@ pub async fn run(
     router: axum::Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    tracing::info!(listen = ?listener.local_addr().ok(), "HTTP API listening");
+    if let Ok(listen) = listener.local_addr() {
+        tracing::info!(%listen, "HTTP API listening");
+    }
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

@@ -48,12 +48,14 @@ pub async fn start(
     let notifier = Notifier::new(config.sources.clone(), config.servicenow.request_timeout)
         .context("setting up the source notifier")?;
     let wake = Arc::new(Notify::new());
-    let intake = Intake::new(
-        db.clone(),
-        pipeline.mappings,
-        pipeline.templates,
-        wake.clone(),
+    for shadowed in pipeline.mappings.shadowed() {
+        tracing::warn!(problem = %shadowed, "mapping rule never reached");
+    }
+    tracing::info!(
+        sources = %pipeline::describe_sources(&config.mapping),
+        "mappings and templates loaded"
     );
+    let intake = Intake::new(db.clone(), pipeline.into(), wake.clone());
 
     let instance = format!(
         "{}-{}",
@@ -78,7 +80,7 @@ pub async fn start(
         let poller = Poller {
             db: db.clone(),
             client: client.clone(),
-            mappings: intake.mappings.clone(),
+            pipeline: intake.pipeline.clone(),
             config: config.poller.clone(),
             holder: instance.clone(),
             outbox_wake: wake,
@@ -144,6 +146,11 @@ impl Running {
         if let Some(poller) = self.poller {
             let _ = poller.await;
         }
+    }
+
+    /// Cancelled when the service stops; tasks started beside it (reload) watch it.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
     }
 
     /// Waits until `shutdown` is cancelled from outside, then stops.

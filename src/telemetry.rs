@@ -14,18 +14,27 @@ use tracing_subscriber::{EnvFilter, fmt as layer_fmt, prelude::*};
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber. `level` wins over `RUST_LOG`, which wins over `default`.
+/// Installs the global subscriber. `level` wins over `RUST_LOG`, which wins over `default`;
+/// each goes through [`scoped`].
 pub fn init(format: LogFormat, level: Option<&str>, default: &str) {
-    let filter = level
-        .map(EnvFilter::new)
-        .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new(default));
+    let text = level
+        .map(str::to_owned)
+        .or_else(|| {
+            std::env::var("RUST_LOG")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        })
+        .unwrap_or_else(|| default.to_owned());
+    let filter =
+        EnvFilter::try_new(scoped(&text)).unwrap_or_else(|_| EnvFilter::new(scoped(default)));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Text => registry
             .with(
                 layer_fmt::layer()
                     .fmt_fields(EscapedFields)
+                    // Colours only for a person at a terminal, never into a file or journald.
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                     .with_writer(std::io::stderr),
             )
             .try_init(),
@@ -40,6 +49,27 @@ pub fn init(format: LogFormat, level: Option<&str>, default: &str) {
     };
     // A second init (tests, an embedding program) keeps the first subscriber.
     drop(result);
+}
+
+/// A log filter with a bare `debug` or `trace` applied to snowsync only (dependencies stay at
+/// `info`), and handlebars held at `warn` unless named: dependencies' debug output can carry
+/// request data, and handlebars' carries the template context, a finding's text. Naming a
+/// crate (`sqlx=debug`) still turns it up on purpose.
+pub fn scoped(filter: &str) -> String {
+    let mut directives: Vec<String> = Vec::new();
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        match directive.to_ascii_lowercase().as_str() {
+            level @ ("debug" | "trace") => {
+                directives.push("info".to_owned());
+                directives.push(format!("snowsync={level}"));
+            }
+            _ => directives.push(directive.to_owned()),
+        }
+    }
+    if !directives.iter().any(|d| d.starts_with("handlebars")) {
+        directives.push("handlebars=warn".to_owned());
+    }
+    directives.join(",")
 }
 
 /// `text` with every control character written as an escape (`\n`, `\r`, `\t`, `\u{1b}`),
@@ -131,7 +161,18 @@ mod tests {
 
     use tracing_subscriber::fmt::MakeWriter;
 
-    use super::{EscapedFields, escaped};
+    use super::{EscapedFields, escaped, scoped};
+
+    #[test]
+    fn a_bare_debug_level_reaches_snowsync_only_and_handlebars_stays_quiet() {
+        assert_eq!(scoped("debug"), "info,snowsync=debug,handlebars=warn");
+        assert_eq!(scoped("info"), "info,handlebars=warn");
+        assert_eq!(
+            scoped("trace,sqlx=debug"),
+            "info,snowsync=trace,sqlx=debug,handlebars=warn"
+        );
+        assert_eq!(scoped("handlebars=trace"), "handlebars=trace");
+    }
 
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);

@@ -44,7 +44,12 @@ fn built_in_defaults_run_against_the_local_emulator() {
         config.servicenow.username.as_deref(),
         Some("snowsync.integration")
     );
-    assert!(config.database.url.starts_with("sqlite://data/"));
+    // Relative to the current folder, made absolute so messages name the file exactly.
+    let here = std::env::current_dir().unwrap();
+    assert_eq!(
+        config.database.url,
+        format!("sqlite://{}/data/snowsync.db?mode=rwc", here.display())
+    );
 }
 
 #[test]

@@ -413,7 +413,8 @@ proptest! {
 
 #[test]
 fn the_example_config_has_keys_to_vary() {
-    // The properties above vary these; an empty list would make them vacuous.
-    assert!(KEYS.len() > 30, "{:?}", *KEYS);
+    // The properties above vary these; an empty list would make them vacuous. (The mapping
+    // folders are commented out in the example: their default is "found beside, or built in".)
+    assert!(KEYS.len() > 25, "{:?}", *KEYS);
     assert!(Config::from_toml("prop.toml", &example(), env()).is_ok());
 }

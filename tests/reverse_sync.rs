@@ -65,7 +65,7 @@ impl World {
         Poller {
             db: self.h.db.clone(),
             client: Client::new(&servicenow).expect("client"),
-            mappings: self.h.intake.mappings.clone(),
+            pipeline: self.h.intake.pipeline.clone(),
             config: PollerConfig {
                 enabled: true,
                 interval: Duration::from_secs(60),
@@ -714,9 +714,10 @@ on_both_engines!(
                 .expect("read")
                 .expect("ticket");
         let client = w.h.client();
+        let pipeline = w.h.intake.pipeline.current();
         let applier = snowsync::poller::apply::Applier {
             db: &w.h.db,
-            mappings: &w.h.intake.mappings,
+            mappings: &pipeline.mappings,
             instance: client.instance_url(),
         };
         assert!(

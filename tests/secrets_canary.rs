@@ -157,7 +157,18 @@ async fn no_secret_appears_in_errors_check_logs_metrics_or_answers() {
     );
     transcript.output("check", &check);
 
-    for (format, level) in [("text", "trace"), ("json", "debug")] {
+    // A bare level reaches snowsync's own targets only; the dependencies that carry requests
+    // and answers are named so their trace and debug output is searched too.
+    for (format, level) in [
+        (
+            "text",
+            "trace,reqwest=trace,hyper=trace,h2=trace,sqlx=trace,sea_orm=trace,oauth2=trace",
+        ),
+        (
+            "json",
+            "debug,reqwest=debug,hyper=debug,sqlx=debug,sea_orm=debug,oauth2=debug",
+        ),
+    ] {
         serve_session(&setup, format, level, &mut transcript).await;
     }
     assert!(

@@ -128,7 +128,7 @@ async fn check_fails_with_a_clear_line_when_the_password_is_wrong() {
         assert!(!out.status.success(), "{auth}:\n{text}");
         let fail: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
         assert_eq!(fail.len(), 1, "{text}");
-        assert!(fail[0].starts_with("FAIL authentication"), "{text}");
+        assert!(fail[0].starts_with("FAIL wrong credentials"), "{text}");
         assert!(fail[0].contains("401"), "{text}");
         assert!(!text.contains("not-the-password"), "{text}");
     }

@@ -83,7 +83,7 @@ async fn check_fails_with_a_clear_line_when_the_password_is_wrong() {
         assert_eq!(lines.len(), 1, "{mode:?}: nothing else is tried: {lines:?}");
         let line = lines[0].to_string();
         assert_eq!(lines[0].level, Level::Fail);
-        assert!(line.starts_with("FAIL authentication"), "{line}");
+        assert!(line.starts_with("FAIL wrong credentials"), "{line}");
         assert!(line.contains("401"), "{line}");
         assert!(!line.contains("wrong-password"), "{line}");
     }

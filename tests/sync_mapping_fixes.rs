@@ -253,7 +253,15 @@ on_both_engines!(
             .await;
 
         let templates = tempfile::tempdir().expect("temp dir");
-        for entry in std::fs::read_dir(&h.config.mapping.templates_dir).expect("templates") {
+        for entry in std::fs::read_dir(
+            h.config
+                .mapping
+                .templates_dir
+                .as_ref()
+                .expect("a templates folder"),
+        )
+        .expect("templates")
+        {
             let path = entry.expect("entry").path();
             std::fs::copy(
                 &path,
@@ -267,12 +275,11 @@ on_both_engines!(
         )
         .expect("break the close notes");
         let mut mapping = h.config.mapping.clone();
-        mapping.templates_dir = templates.path().to_path_buf();
+        mapping.templates_dir = Some(templates.path().to_path_buf());
         let pipeline = snowsync::pipeline::load(&mapping).expect("pipeline");
         let intake = snowsync::intake::Intake::new(
             h.db.clone(),
-            pipeline.mappings,
-            pipeline.templates,
+            pipeline.into(),
             std::sync::Arc::new(tokio::sync::Notify::new()),
         );
 

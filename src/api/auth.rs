@@ -38,23 +38,41 @@ impl ApiKeys {
         Self(Arc::new(keys))
     }
 
-    /// The role of `presented`, `None` when it is no key. Every key is compared in full,
-    /// so the time taken does not tell which key, or how much of one, matched.
-    pub fn role_of(&self, presented: &[u8]) -> Option<Role> {
-        let mut ingest = 0u8;
-        let mut admin = 0u8;
+    /// The role of `presented` and the name of the key it equals (`http.api_keys[2]`,
+    /// `admin.api_keys[0]`), `None` when it is no key. Every key is compared in full
+    /// whatever matched, so the time taken does not tell which key, or how much of one,
+    /// matched.
+    pub fn matching(&self, presented: &[u8]) -> Option<(Role, String)> {
+        let mut found = None;
+        let (mut ingest, mut admin) = (0usize, 0usize);
         for (key, role) in self.0.iter() {
-            let hit = key.expose_secret().as_bytes().ct_eq(presented).unwrap_u8();
-            match role {
-                Role::Ingest => ingest |= hit,
-                Role::Admin => admin |= hit,
+            let index = match role {
+                Role::Ingest => &mut ingest,
+                Role::Admin => &mut admin,
+            };
+            if bool::from(key.expose_secret().as_bytes().ct_eq(presented)) {
+                let list = match role {
+                    Role::Ingest => "http.api_keys",
+                    Role::Admin => "admin.api_keys",
+                };
+                // An admin key equal to an ingest key is refused by config; admin wins anyway.
+                if found.as_ref().is_none_or(|(r, _)| *r != Role::Admin) {
+                    found = Some((*role, format!("{list}[{index}]")));
+                }
             }
+            *index += 1;
         }
-        match (admin, ingest) {
-            (1, _) => Some(Role::Admin),
-            (_, 1) => Some(Role::Ingest),
-            _ => None,
-        }
+        found
+    }
+
+    /// The role of `presented`, `None` when it is no key.
+    pub fn role_of(&self, presented: &[u8]) -> Option<Role> {
+        self.matching(presented).map(|(role, _)| role)
+    }
+
+    /// Whether `presented` equals one of the keys.
+    pub fn accepts(&self, presented: &[u8]) -> bool {
+        self.matching(presented).is_some()
     }
 
     /// Whether `presented` is an admin key.
@@ -81,9 +99,9 @@ pub async fn require_key(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let role = match presented(request.headers()) {
+    let (role, name) = match presented(request.headers()) {
         Some(token) => keys
-            .role_of(token)
+            .matching(token)
             .ok_or(ApiError::Unauthorized("the API key is not valid"))?,
         None => {
             return Err(ApiError::Unauthorized(
@@ -92,7 +110,11 @@ pub async fn require_key(
         }
     };
     request.extensions_mut().insert(role);
-    Ok(next.run(request).await)
+    let mut response = next.run(request).await;
+    response
+        .extensions_mut()
+        .insert(super::access_log::KeyName(name));
+    Ok(response)
 }
 
 /// Rejects requests whose key is not an admin key with 403; runs inside [`require_key`].

@@ -34,7 +34,7 @@ const MAX_OCCURRENCES: u64 = 1_000_000;
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn show(State(state): State<AppState>) -> Json<MappingsView> {
-    Json(MappingsView::new(&state.intake.mappings))
+    Json(MappingsView::new(&state.intake.pipeline.current().mappings))
 }
 
 /// What a finding document would become.
@@ -98,14 +98,15 @@ pub async fn render(
             })?,
     };
     let body = super::ingest::read(body)?;
-    let mappings = &state.intake.mappings;
+    let pipeline = state.intake.pipeline.current();
+    let mappings = &pipeline.mappings;
     let rendered = dry_run::plans(
         &body,
         format,
         event,
         occurrences,
         mappings,
-        &state.intake.templates,
+        &pipeline.templates,
     )
     .map_err(|e| match e {
         DryRunError::Ingest(e) => super::ingest::bad_input(e),

@@ -4,6 +4,7 @@
 //! `admin` or `store::queries`, and answer; they never call ServiceNow (`/readyz` only
 //! reports whether it answers).
 
+pub mod access_log;
 mod auth;
 mod cursor;
 mod error;
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi_json))
         .with_state(state)
+        .layer(middleware::from_fn(access_log::log))
 }
 
 /// The process answers.

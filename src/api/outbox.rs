@@ -248,11 +248,12 @@ pub async fn retry_one(
     State(state): State<AppState>,
     PathId(id): PathId,
 ) -> Result<Json<RetryResult>, ApiError> {
+    let pipeline = state.intake.pipeline.current();
     let outcome = retry::row(
         &state.intake.db,
         id,
-        &state.intake.mappings,
-        &state.intake.templates,
+        &pipeline.mappings,
+        &pipeline.templates,
     )
     .await?;
     if outcome.revived() {
@@ -298,12 +299,13 @@ pub async fn retry_dead(
         .map(|t| parse_finding(&t))
         .transpose()?;
     let op = pairs.remove("op").map(|t| parse_op(&t)).transpose()?;
+    let pipeline = state.intake.pipeline.current();
     let outcomes = retry::dead(
         &state.intake.db,
         finding,
         op,
-        &state.intake.mappings,
-        &state.intake.templates,
+        &pipeline.mappings,
+        &pipeline.templates,
     )
     .await?;
     let revived = outcomes.iter().filter(|(_, o)| o.revived()).count();

@@ -35,7 +35,7 @@ impl Report {
 /// Checks the mappings and templates, then, unless `offline`, the instance and the mappings
 /// against it. The mappings are checked against the instance only once authentication works.
 pub async fn run(config: &Config, offline: bool) -> Report {
-    let files = mapping::check::offline(&config.mapping.rules_dir, &config.mapping.templates_dir);
+    let files = mapping::check::offline(&config.mapping);
     let mut report = Report {
         lines: files.lines,
         failed: files.failed,
@@ -70,6 +70,21 @@ pub async fn run(config: &Config, offline: bool) -> Report {
         }
     }
     report
+}
+
+/// What `serve` does at start: the mappings against the instance, each problem a warning
+/// in the log and the rest one info line. Never stops the service.
+pub async fn log_online(client: Client, mappings: std::sync::Arc<Mappings>) {
+    let lines = mappings_online(&client, &mappings).await;
+    let problems: Vec<&Line> = lines.iter().filter(|l| l.level != Level::Ok).collect();
+    for line in &problems {
+        tracing::warn!(problem = %line.text, "mapping check against the instance");
+    }
+    tracing::info!(
+        checked = lines.len(),
+        problems = problems.len(),
+        "mappings checked against the instance"
+    );
 }
 
 /// Checks `mappings` against the instance, one line per finding: every reference value names

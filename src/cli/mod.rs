@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
-use crate::config::{AuthMode, Config, LogFormat};
+use crate::config::{Config, LogFormat};
 use crate::domain::FindingStatus;
 use crate::store::outbox::{OpKind, RowStatus};
 use crate::{pipeline, redact, servicenow, shutdown, store, telemetry};
@@ -19,12 +19,40 @@ pub mod check;
 pub mod demo;
 pub mod ingest;
 pub mod render;
+pub mod variables;
+
+/// Exit statuses, the same for every command; `--help` and the README list them.
+pub mod exit {
+    /// Done, nothing refused.
+    pub const OK: u8 = 0;
+    /// Failed: an error, a `check` line that failed, something asked for that does not exist.
+    pub const FAILURE: u8 = 1;
+    /// The command line or the configuration is wrong (clap's own usage errors are 2 too).
+    pub const USAGE: u8 = 2;
+    /// Done in part: `ingest` recorded the good lines and skipped the bad ones.
+    pub const PARTIAL: u8 = 3;
+}
+
+const EXIT_CODES: &str = "Exit status:
+  0  ok
+  1  failure (an error, a `check` line that failed, a finding, row or table that does not exist)
+  2  usage: a wrong command line or configuration
+  3  partial: `ingest` skipped bad lines and recorded the rest";
+
+/// The version line: the package version and the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SNOWSYNC_GIT_COMMIT"),
+    ")"
+);
 
 #[derive(Debug, Parser)]
 #[command(
     name = "snowsync",
-    version,
-    about = "Sync security findings with ServiceNow incidents and service requests"
+    version = VERSION,
+    about = "Sync security findings with ServiceNow incidents and service requests",
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     /// Configuration file [default: config/snowsync.toml, or built-in defaults when absent]
@@ -98,6 +126,18 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Run the ServiceNow emulator until stopped
     Sim(Box<crate::sim::cli::SimArgs>),
+    /// Write the example configuration, the starter mappings and templates into DIR to edit
+    Init {
+        /// The folder to write into (created; existing files are never overwritten)
+        dir: PathBuf,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `snowsync man > snowsync.1`
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,11 +191,32 @@ pub enum FindingsCommand {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Commands that need no configuration run before it is loaded.
+    match &cli.command {
+        Command::Init { dir } => return init(dir),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command, "snowsync", &mut script);
+            emit(&script)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut page)
+                .context("rendering the manual page")?;
+            emit(&page)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("configuration error: {e}");
-            return Ok(ExitCode::from(2));
+            return Ok(ExitCode::from(exit::USAGE));
         }
     };
     let format = match cli.log_format {
@@ -191,11 +252,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::sim::cli::run(*args, shutdown::on_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Init { .. } | Command::Completions { .. } | Command::Man => {
+            unreachable!("handled before the configuration is loaded")
+        }
     }
 }
 
+/// Writes `bytes` to stdout; a closed pipe (`| head`) ends the output quietly.
+fn emit(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("writing to standard output")
+        }
+        _ => Ok(()),
+    }
+}
+
+fn init(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let written = crate::starter::write_to(dir).map_err(anyhow::Error::msg)?;
+    for path in &written {
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "edit {}, put your own rules in {} (tried before the shipped ones), then run `snowsync --config {} check`",
+        dir.join("snowsync.toml").display(),
+        dir.join("mappings.d").display(),
+        dir.join("snowsync.toml").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the configured database as it is, creating and migrating nothing: the admin
+/// commands read or repair what `serve` recorded.
 async fn open_store(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
-    store::open(&config.database)
+    store::open_existing(&config.database)
         .await
         .with_context(|| format!("opening the database {}", redact::url(&config.database.url)))
 }
@@ -262,17 +353,30 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding the HTTP listener on {}", config.http.listen))?;
     let running = crate::service::start(&config, listener, shutdown::on_signal()).await?;
+    crate::reload::on_sighup(
+        config.mapping.clone(),
+        running.intake.pipeline.clone(),
+        running.shutdown_token(),
+    )
+    .context("listening for SIGHUP")?;
+    // The mappings against the instance, once: a problem is logged and the service runs on,
+    // since the outbox holds work until the instance or the mapping is fixed.
+    tokio::spawn(check::log_online(
+        running.client.clone(),
+        running.intake.pipeline.current().mappings.clone(),
+    ));
     running.wait().await;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn ingest_file(config: Config, file: PathBuf, no_progress: bool) -> anyhow::Result<ExitCode> {
-    let db = open_store(&config).await?;
+    let db = store::open(&config.database)
+        .await
+        .with_context(|| format!("opening the database {}", redact::url(&config.database.url)))?;
     let pipeline = pipeline::load(&config.mapping)?;
     let intake = crate::intake::Intake::new(
         db,
-        pipeline.mappings,
-        pipeline.templates,
+        pipeline.into(),
         std::sync::Arc::new(tokio::sync::Notify::new()),
     );
     let report = ingest::ingest_file(&intake, &file, !no_progress).await?;
@@ -289,7 +393,7 @@ async fn ingest_file(config: Config, file: PathBuf, no_progress: bool) -> anyhow
     Ok(if report.rejected.is_empty() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(3)
+        ExitCode::from(exit::PARTIAL)
     })
 }
 
@@ -328,6 +432,18 @@ async fn fields(config: &Config, table: &str, string_only: bool) -> anyhow::Resu
     let lines = servicenow::report::fields(&client, table, string_only)
         .await
         .with_context(|| format!("listing the fields of {table}"))?;
+    // Only the header: sys_dictionary knows no such table (or hides it from this user).
+    if lines.len() <= 1 {
+        let what = if string_only {
+            "String fields"
+        } else {
+            "fields"
+        };
+        eprintln!(
+            "error: table `{table}` has no {what} in sys_dictionary: no such table, or the integration user cannot read its dictionary (needs read access to sys_dictionary)"
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     // A closed pipe (`| head`) ends the listing quietly rather than with a panic.
     let mut out = std::io::stdout().lock();
     for line in lines {
@@ -341,7 +457,7 @@ async fn fields(config: &Config, table: &str, string_only: bool) -> anyhow::Resu
 fn render(config: &Config, args: &render::RenderArgs) -> anyhow::Result<ExitCode> {
     let pipeline = pipeline::load(&config.mapping)?;
     let text = render::run(&pipeline, args)?;
-    print!("{text}");
+    emit(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -357,11 +473,7 @@ pub fn describe(config: &Config) -> Vec<String> {
         ),
         format!(
             "ok   servicenow.auth = {} (user {}, client id {}, password {}, client secret {})",
-            match sn.auth {
-                AuthMode::Basic => "basic",
-                AuthMode::OauthPassword => "oauth_password",
-                AuthMode::OauthClientCredentials => "oauth_client_credentials",
-            },
+            sn.auth,
             sn.username.as_deref().unwrap_or("-"),
             sn.client_id.as_deref().unwrap_or("-"),
             set(sn.password.is_some()),
@@ -375,8 +487,10 @@ pub fn describe(config: &Config) -> Vec<String> {
             config.admin.api_keys.len()
         ),
         format!(
-            "ok   outbox: {} workers, lease {:?}, up to {} attempts",
-            config.outbox.workers, config.outbox.lease, config.outbox.retry.max_attempts
+            "ok   outbox: {} workers, lease {}, up to {} attempts",
+            config.outbox.workers,
+            humantime::format_duration(config.outbox.lease),
+            config.outbox.retry.max_attempts
         ),
     ];
     if config.http.api_keys.is_empty() {

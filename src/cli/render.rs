@@ -16,8 +16,11 @@ use crate::pipeline::Pipeline;
 #[derive(Debug, Clone, clap::Args)]
 pub struct RenderArgs {
     /// The finding to render: a JSON document (generic finding, Oort event or approval request)
-    #[arg(long, value_name = "FILE")]
-    pub finding: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "variables")]
+    pub finding: Option<PathBuf>,
+    /// List every variable templates can use, with an example value, and exit
+    #[arg(long, conflicts_with = "finding")]
+    pub variables: bool,
     /// The source event to plan for
     #[arg(long, value_enum, default_value_t = SourceEvent::Failing)]
     pub event: SourceEvent,
@@ -50,8 +53,11 @@ pub enum RenderError {
 /// Renders the plans for `args.finding` with the pipeline's mappings and templates;
 /// returns the text to print.
 pub fn run(pipeline: &Pipeline, args: &RenderArgs) -> Result<String, RenderError> {
-    let file = args.finding.display().to_string();
-    let body = std::fs::read(&args.finding).map_err(|e| RenderError::Read {
+    let Some(path) = &args.finding else {
+        return Ok(super::variables::listing());
+    };
+    let file = path.display().to_string();
+    let body = std::fs::read(path).map_err(|e| RenderError::Read {
         file: file.clone(),
         message: e.to_string(),
     })?;

@@ -119,6 +119,7 @@ pub(super) struct Poller {
 #[serde(deny_unknown_fields)]
 pub(super) struct Mapping {
     pub(super) rules_dir: Option<PathBuf>,
+    pub(super) local_rules_dir: Option<PathBuf>,
     pub(super) templates_dir: Option<PathBuf>,
 }
 

@@ -2,13 +2,13 @@
 //! templates exist and render for sample findings. Prints nothing itself; returns lines.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use chrono::{TimeZone, Utc};
 
 use super::plan::{FieldLengths, plan_selected};
 use super::profile::{GroupBy, Table};
-use super::{Mappings, Selection, load, load_templates};
+use super::{Mappings, Selection, load_all, load_templates_or_starter};
+use crate::config::MappingConfig;
 use crate::domain::{
     APPROVAL_CHECK_ID, ApprovalRequest, Finding, FindingKind, IpAddress, Severity, SourceEvent,
     Subject,
@@ -39,10 +39,15 @@ impl Report {
     }
 }
 
-/// Loads the mappings and templates and renders every profile for every event.
-pub fn offline(rules_dir: &Path, templates_dir: &Path) -> Report {
+/// Loads the mappings (the admin's, then the shipped ones) and templates as the service
+/// does, reports every problem of every file and every rule an earlier rule shadows, and
+/// renders every profile for every event.
+pub fn offline(config: &MappingConfig) -> Report {
     let mut report = Report::default();
-    let mappings = match load(rules_dir) {
+    let mappings = match load_all(
+        config.local_rules_dir.as_deref(),
+        config.rules_dir.as_deref(),
+    ) {
         Ok(m) => {
             report.ok(format!(
                 "mappings: {} rule(s) and the default rule, {} profile(s) from {}",
@@ -50,19 +55,24 @@ pub fn offline(rules_dir: &Path, templates_dir: &Path) -> Report {
                 m.profiles().count(),
                 m.files().join(", ")
             ));
+            for shadowed in m.shadowed() {
+                report.warn(shadowed.to_string());
+            }
             Some(m)
         }
-        Err(e) => {
-            report.fail(e.to_string());
+        Err(errors) => {
+            for e in errors {
+                report.fail(e.to_string());
+            }
             None
         }
     };
-    let templates = match load_templates(templates_dir) {
+    let templates = match load_templates_or_starter(config.templates_dir.as_deref()) {
         Ok(t) => {
             report.ok(format!(
                 "templates: {} compiled from {} ({})",
                 t.names().count(),
-                templates_dir.display(),
+                t.dir().display(),
                 t.names().collect::<Vec<_>>().join(", ")
             ));
             Some(t)

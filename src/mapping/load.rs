@@ -10,9 +10,48 @@ use super::rule::{AttributeMatch, Pattern, Rule};
 use super::{MappingError, Mappings, validate};
 use crate::domain::{FindingKind, Severity};
 
-/// Loads every `*.toml` of `dir`, in file-name order; rules keep that order.
+/// Loads every `*.toml` of `dir`, in file-name order; rules keep that order. The first
+/// problem only: [`load_all`] reports every one.
 pub fn load(dir: &Path) -> Result<Mappings, MappingError> {
-    let shown = dir.display().to_string();
+    from_texts(&read_folder(dir)?)
+}
+
+/// The admin's own rules (`local`, optional) before the shipped ones (`shipped`, or the
+/// starter mappings built into the binary when `None`), with every problem of every file.
+pub fn load_all(
+    local: Option<&Path>,
+    shipped: Option<&Path>,
+) -> Result<Mappings, Vec<MappingError>> {
+    let mut files = match local {
+        Some(dir) => read_folder_allowing_empty(dir).map_err(|e| vec![e])?,
+        None => Vec::new(),
+    };
+    match shipped {
+        Some(dir) => files.extend(read_folder(dir).map_err(|e| vec![e])?),
+        None => files.extend(crate::starter::mapping_texts()),
+    }
+    from_texts_all(&files)
+}
+
+/// The `(origin, text)` of every `*.toml` of `dir`, in file-name order; at least one.
+pub fn read_folder(dir: &Path) -> Result<Vec<(String, String)>, MappingError> {
+    let files = read_folder_allowing_empty(dir)?;
+    if files.is_empty() {
+        return Err(MappingError::new(
+            crate::config::paths::absolute(Path::new("."), dir)
+                .display()
+                .to_string(),
+            "(directory)",
+            "no *.toml mapping files found in this folder",
+        ));
+    }
+    Ok(files)
+}
+
+fn read_folder_allowing_empty(dir: &Path) -> Result<Vec<(String, String)>, MappingError> {
+    let shown = crate::config::paths::absolute(Path::new("."), dir)
+        .display()
+        .to_string();
     let entries = std::fs::read_dir(dir).map_err(|e| {
         MappingError::new(
             &shown,
@@ -30,13 +69,6 @@ pub fn load(dir: &Path) -> Result<Mappings, MappingError> {
         }
     }
     paths.sort();
-    if paths.is_empty() {
-        return Err(MappingError::new(
-            &shown,
-            "(directory)",
-            "no *.toml mapping files found",
-        ));
-    }
     let mut files = Vec::new();
     for path in &paths {
         let origin = path.display().to_string();
@@ -44,25 +76,49 @@ pub fn load(dir: &Path) -> Result<Mappings, MappingError> {
             .map_err(|e| MappingError::new(&origin, "(file)", format!("cannot read: {e}")))?;
         files.push((origin, text));
     }
-    from_texts(&files)
+    Ok(files)
 }
 
-/// Builds mappings from `(file name, contents)` pairs, in order.
+/// Builds mappings from `(file name, contents)` pairs, in order; the first problem only.
 pub fn from_texts(files: &[(String, String)]) -> Result<Mappings, MappingError> {
+    // Invariant: `from_texts_all` never returns an empty list of errors.
+    from_texts_all(files).map_err(|errors| errors.into_iter().next().expect("at least one error"))
+}
+
+/// Builds mappings from `(file name, contents)` pairs, in order, reporting every problem of
+/// every file: a file that does not parse is one error, and the files after it are still read.
+pub fn from_texts_all(files: &[(String, String)]) -> Result<Mappings, Vec<MappingError>> {
+    let mut errors: Vec<MappingError> = Vec::new();
     let mut rules: Vec<Rule> = Vec::new();
     let mut default: Option<Rule> = None;
     let mut profiles: BTreeMap<String, Profile> = BTreeMap::new();
+    // Profiles that exist but did not validate: rules naming them are not reported again.
+    let mut refused: Vec<String> = Vec::new();
+    let mut unparsed = false;
     for (origin, text) in files {
-        let file = parse_file(origin, text)?;
+        let file = match parse_file(origin, text) {
+            Ok(file) => file,
+            Err(e) => {
+                errors.push(e);
+                unparsed = true;
+                continue;
+            }
+        };
         let at = Locator::new(text);
         let loc = |path: &[Seg<'_>]| match at.line(path) {
             Some(line) => format!("{origin}:{line}"),
             None => origin.clone(),
         };
         for (index, raw_rule) in file.rule.into_iter().enumerate() {
-            let rule = rule(raw_rule, index, &loc)?;
+            let rule = match rule(raw_rule, index, &loc) {
+                Ok(rule) => rule,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
             if let Some(other) = rules.iter().find(|r| r.name == rule.name) {
-                return Err(MappingError::new(
+                errors.push(MappingError::new(
                     loc(&[Seg::Key("rule"), Seg::Index(index), Seg::Key("name")]),
                     format!("rule[{index}].name"),
                     format!(
@@ -70,56 +126,67 @@ pub fn from_texts(files: &[(String, String)]) -> Result<Mappings, MappingError> 
                         rule.name, other.origin
                     ),
                 ));
+                continue;
             }
             rules.push(rule);
         }
         if let Some(raw_default) = file.default {
             let here = loc(&[Seg::Key("default")]);
             if let Some(other) = &default {
-                return Err(MappingError::new(
+                errors.push(MappingError::new(
                     here,
                     "default",
                     format!("a default rule is already defined at {}", other.origin),
                 ));
+            } else {
+                default = Some(Rule {
+                    name: "default".to_owned(),
+                    origin: here,
+                    source: Vec::new(),
+                    kind: None,
+                    check_id: Vec::new(),
+                    title: Vec::new(),
+                    severity: Vec::new(),
+                    min_severity: None,
+                    attributes: Vec::new(),
+                    profile: raw_default.profile,
+                });
             }
-            default = Some(Rule {
-                name: "default".to_owned(),
-                origin: here,
-                source: Vec::new(),
-                kind: None,
-                check_id: Vec::new(),
-                title: Vec::new(),
-                severity: Vec::new(),
-                min_severity: None,
-                attributes: Vec::new(),
-                profile: raw_default.profile,
-            });
         }
         for (name, raw_profile) in file.profile {
             let lines = profile_lines(&at, &name);
-            let profile = validate::profile(origin, &name, raw_profile, lines)?;
             if let Some(other) = profiles.get(&name) {
-                return Err(MappingError::new(
+                errors.push(MappingError::new(
                     loc(&[Seg::Key("profile"), Seg::Key(&name)]),
                     format!("profile.{name}"),
                     format!("profile `{name}` is already defined in {}", other.file),
                 ));
+                continue;
             }
-            profiles.insert(name, profile);
+            match validate::profile(origin, &name, raw_profile, lines) {
+                Ok(profile) => {
+                    profiles.insert(name, profile);
+                }
+                Err(problems) => {
+                    errors.extend(problems);
+                    refused.push(name);
+                }
+            }
         }
     }
-    let Some(default) = default else {
+    // A file that did not parse may hold the default rule: its error says enough.
+    if default.is_none() && !unparsed {
         let first = files.first().map_or("mappings", |(o, _)| o.as_str());
-        return Err(MappingError::new(
+        errors.push(MappingError::new(
             first,
             "default",
             "a default rule is required: add `[default]` with `profile = \"...\"` to one mapping file",
         ));
-    };
-    for rule in rules.iter().chain(std::iter::once(&default)) {
-        if !profiles.contains_key(&rule.profile) {
+    }
+    for rule in rules.iter().chain(default.iter()) {
+        if !unparsed && !profiles.contains_key(&rule.profile) && !refused.contains(&rule.profile) {
             let known: Vec<&str> = profiles.keys().map(String::as_str).collect();
-            return Err(MappingError::new(
+            errors.push(MappingError::new(
                 &rule.origin,
                 if rule.name == "default" {
                     "default.profile".to_owned()
@@ -138,12 +205,15 @@ pub fn from_texts(files: &[(String, String)]) -> Result<Mappings, MappingError> 
             ));
         }
     }
-    Ok(Mappings {
-        rules,
-        default,
-        profiles,
-        files: files.iter().map(|(o, _)| o.clone()).collect(),
-    })
+    match default {
+        Some(default) if errors.is_empty() => Ok(Mappings {
+            rules,
+            default,
+            profiles,
+            files: files.iter().map(|(o, _)| o.clone()).collect(),
+        }),
+        _ => Err(errors),
+    }
 }
 
 /// Syntax, spelling and types, with the line from the parser.

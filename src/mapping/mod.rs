@@ -12,11 +12,12 @@ mod plan;
 mod profile;
 mod raw;
 mod rule;
+pub mod shadow;
 mod validate;
 
 use std::collections::BTreeMap;
 
-pub use load::{from_texts, load};
+pub use load::{from_texts, from_texts_all, load, load_all, read_folder};
 pub use plan::{FieldLengths, PlanError, PlanErrorKind, TicketPlan, plan, plan_reopen, plan_with};
 pub use profile::{
     Caller, CustomField, EscalationCondition, GroupBy, Profile, ProfileTemplates, StateCode, Table,
@@ -25,7 +26,7 @@ pub use rule::{AttributeMatch, Pattern, Rule};
 pub use validate::{DEFAULT_CLOSE_CODE, DEFAULT_GROUP_CAP};
 
 pub use crate::domain::ReferenceKind;
-pub use crate::template::{TemplateError, Templates, load_templates};
+pub use crate::template::{TemplateError, Templates, load_templates, load_templates_or_starter};
 
 use crate::domain::Finding;
 
@@ -108,6 +109,11 @@ impl Mappings {
 
     pub fn default_rule(&self) -> &Rule {
         &self.default
+    }
+
+    /// Rules never reached because an earlier rule takes every finding they match.
+    pub fn shadowed(&self) -> Vec<shadow::Shadowed> {
+        shadow::shadowed(&self.rules)
     }
 
     /// The mapping files read, in order.

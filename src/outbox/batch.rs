@@ -17,11 +17,12 @@ use serde_json::Map;
 
 use super::Delivery;
 use super::deliver::{
-    Failure, ServiceNowDeliverer, TICKET_FIELDS, from_error, outcome, snapshot, unrecorded,
+    Failure, ServiceNowDeliverer, TICKET_FIELDS, from_error, log_ticket, outcome, snapshot,
+    unrecorded,
 };
 use crate::operation::{OpKind, TicketPayload};
 use crate::servicenow::{
-    BatchRequest, BatchResponse, Client, Fence, ReferenceKind, ServiceNowError,
+    BatchRequest, BatchResponse, Client, Fence, Record, ReferenceKind, ServiceNowError,
 };
 use crate::store::entity::outbox::Model as OutboxRow;
 use crate::store::findings::{self, TicketSnapshot};
@@ -263,7 +264,7 @@ impl ServiceNowDeliverer {
         let mut by_id: HashMap<String, BatchResponse> =
             responses.into_iter().map(|r| (r.id.clone(), r)).collect();
         let mut settled = Vec::with_capacity(call.len());
-        let mut tickets: Vec<(usize, i64, TicketSnapshot)> = Vec::new();
+        let mut tickets: Vec<(usize, i64, TicketSnapshot, Record)> = Vec::new();
         for p in &call {
             let mut answer = Ok(None);
             for item in &p.items {
@@ -287,7 +288,7 @@ impl ServiceNowDeliverer {
                 (_, Err(err)) => settled.push((p.at, from_error(&err))),
                 (Write::Tags, Ok(_)) => settled.push((p.at, Delivery::Done)),
                 (Write::Ticket, Ok(Some(record))) => {
-                    tickets.push((p.at, rows[p.at].finding_id, snapshot(&record)))
+                    tickets.push((p.at, rows[p.at].finding_id, snapshot(&record), record))
                 }
                 (Write::Ticket, Ok(None)) => settled.push((
                     p.at,
@@ -302,14 +303,17 @@ impl ServiceNowDeliverer {
         }
         let records: Vec<(i64, TicketSnapshot)> = tickets
             .iter()
-            .map(|(_, finding, snap)| (*finding, snap.clone()))
+            .map(|(_, finding, snap, _)| (*finding, snap.clone()))
             .collect();
         let saved = findings::save_tickets(&self.db, &records, Utc::now()).await;
-        for (at, _, _) in tickets {
+        for (at, _, _, record) in tickets {
             settled.push((
                 at,
                 match &saved {
-                    Ok(()) => Delivery::Done,
+                    Ok(()) => {
+                        log_ticket(&rows[at], &record);
+                        Delivery::Done
+                    }
                     Err(e) => unrecorded(e),
                 },
             ));

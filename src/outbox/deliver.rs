@@ -197,7 +197,10 @@ impl ServiceNowDeliverer {
                     fields.insert(field.clone(), Value::String(sys_id));
                 }
                 Err(ReferenceError::NotFound { .. }) if reference.optional => {
-                    tracing::info!(field, name = %reference.name, "optional reference not found in ServiceNow; left empty");
+                    tracing::info!(
+                        field,
+                        "optional reference not found in ServiceNow; left empty"
+                    );
                 }
                 Err(err) => return Err(err.into()),
             }
@@ -281,10 +284,30 @@ impl ServiceNowDeliverer {
     async fn save(&self, row: &OutboxRow, record: &Record) -> Delivery {
         let state = snapshot(record);
         match findings::save_ticket(&self.db, row.finding_id, &state, Utc::now()).await {
-            Ok(()) => Delivery::Done,
+            Ok(()) => {
+                log_ticket(row, record);
+                Delivery::Done
+            }
             Err(e) => unrecorded(&e),
         }
     }
+}
+
+/// The one info line of a ticket written and recorded for `row`.
+pub(super) fn log_ticket(row: &OutboxRow, record: &Record) {
+    tracing::info!(
+        number = record.number().unwrap_or("?"),
+        table = row
+            .payload
+            .get("table")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("?"),
+        finding.id = row.finding_id,
+        outbox.id = row.id,
+        attempt = row.attempts,
+        "{}",
+        row.op.done()
+    );
 }
 
 /// What snowsync keeps of a ticket it wrote, from the record ServiceNow returned.

@@ -59,7 +59,9 @@ pub enum PollError {
 pub struct Poller {
     pub db: DatabaseConnection,
     pub client: Client,
-    pub mappings: Arc<Mappings>,
+    /// The mappings in force (closed states, escalation conditions); a reload replaces
+    /// them for the next cycle.
+    pub pipeline: crate::pipeline::Live,
     pub config: PollerConfig,
     /// This instance's name in the lease.
     pub holder: String,
@@ -78,10 +80,14 @@ impl Poller {
         self.client.instance_url()
     }
 
-    fn applier(&self) -> Applier<'_> {
+    fn mappings(&self) -> Arc<Mappings> {
+        self.pipeline.current().mappings.clone()
+    }
+
+    fn applier<'a>(&'a self, mappings: &'a Mappings) -> Applier<'a> {
         Applier {
             db: &self.db,
-            mappings: &self.mappings,
+            mappings,
             instance: self.instance(),
         }
     }
@@ -119,7 +125,7 @@ impl Poller {
     /// The tables a cycle reads: approvals first, so a decision is applied from the approver's
     /// record (who, comment) before the request's own `approval` field shows it.
     fn scopes(&self) -> Vec<ChangeScope<'static>> {
-        let tables = self.mappings.tables();
+        let tables = self.mappings().tables();
         let mut scopes = Vec::new();
         if tables.contains(&Table::ScRequest) {
             scopes.push(ChangeScope::Approvals);
@@ -169,7 +175,7 @@ impl Poller {
             .await?
             .map(|w| w - chrono::Duration::from_std(self.config.overlap).unwrap_or_default());
         let fields = match scope {
-            ChangeScope::Tickets(t) => ticket_fields(t, &self.mappings),
+            ChangeScope::Tickets(t) => ticket_fields(t, &self.mappings()),
             ChangeScope::Approvals => APPROVAL_FIELDS.map(str::to_owned).to_vec(),
         };
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
@@ -200,7 +206,8 @@ impl Poller {
         scope: ChangeScope<'_>,
         records: &[Record],
     ) -> Result<Vec<Applied>, PollError> {
-        let applier = self.applier();
+        let mappings = self.mappings();
+        let applier = self.applier(&mappings);
         let comments = match scope {
             ChangeScope::Approvals => self.approval_comments(records).await?,
             ChangeScope::Tickets(_) => Default::default(),
@@ -259,7 +266,8 @@ impl Poller {
 
     /// Reads the hinted record again and applies it as a poll would.
     pub async fn hint(&self, hint: &Hint) -> Result<Vec<Applied>, PollError> {
-        let applier = self.applier();
+        let mappings = self.mappings();
+        let applier = self.applier(&mappings);
         let applied = if hint.table == APPROVALS_TABLE {
             let record = self
                 .client
@@ -276,7 +284,7 @@ impl Poller {
                 None => Vec::new(),
             }
         } else {
-            let fields = ticket_fields(&hint.table, &self.mappings);
+            let fields = ticket_fields(&hint.table, &self.mappings());
             let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
             match self.client.get(&hint.table, &hint.sys_id, &fields).await? {
                 Some(record) => applier.ticket(&hint.table, &record).await?,

@@ -202,7 +202,7 @@ impl Client {
 fn build_auth(config: &ServiceNowConfig) -> Result<Auth, ServiceNowError> {
     let missing = |key: &str| {
         ServiceNowError::Setup(format!(
-            "servicenow.{key} is required when servicenow.auth = {:?}",
+            "servicenow.{key} is required when servicenow.auth = {}",
             config.auth
         ))
     };

@@ -89,7 +89,14 @@ pub async fn check_with(client: &Client) -> Vec<Line> {
                     Some(n) => format!("read access to {table} ({n} records visible)"),
                     None => format!("read access to {table}"),
                 }),
-                Err(e) => Line::fail(format!("read access to {table}: {e}")),
+                Err(e) => {
+                    let trouble = Trouble::of(&e);
+                    Line::fail(format!(
+                        "read access to {table}: {}: {e}{}",
+                        trouble.as_str(),
+                        trouble.hint()
+                    ))
+                }
             },
         );
     }
@@ -130,13 +137,13 @@ async fn authenticate(client: &Client) -> Result<Line, Line> {
         (AuthMode::OauthClientCredentials, _) => "OAuth client credentials".to_owned(),
         (_, None) => "no user".to_owned(),
     };
+    let instance = crate::redact::url(client.instance_url().as_str());
     let failed = |e: ServiceNowError| {
-        let what = if e.is_auth() {
-            "authentication"
-        } else {
-            "connection"
-        };
-        Line::fail(format!("{what} to {} ({who}): {e}", client.instance_url()))
+        Line::fail(format!(
+            "{}: {instance} ({who}): {e}{}",
+            Trouble::of(&e).as_str(),
+            Trouble::of(&e).hint()
+        ))
     };
     client.transport().authenticate().await.map_err(failed)?;
     // A request proves the credential: only a 401 refuses it, a 403 just hides sys_user.
@@ -149,15 +156,93 @@ async fn authenticate(client: &Client) -> Result<Line, Line> {
         .query_page("sys_user", &probe, &["user_name"], 1, 0, "check")
         .await
     {
-        Ok(_) => Ok(Line::ok(format!(
-            "authentication to {} ({who})",
-            client.instance_url()
-        ))),
+        Ok(_) => Ok(Line::ok(format!("authentication to {instance} ({who})"))),
         Err(e) if matches!(e.status(), Some(403 | 404)) => Ok(Line::ok(format!(
-            "authentication to {} ({who}); sys_user is not readable: {e}",
-            client.instance_url()
+            "authentication to {instance} ({who}); sys_user is not readable: {e}"
         ))),
         Err(e) => Err(failed(e)),
+    }
+}
+
+/// What kept `check` from the instance, told apart so the admin knows where to look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trouble {
+    /// No connection or no answer in time: DNS, firewall, proxy, the instance down.
+    Unreachable,
+    /// The TLS handshake failed: a certificate not trusted (a private CA, an inspecting proxy).
+    Tls,
+    /// An HTML page instead of the API: a hibernating developer instance, maintenance.
+    Hibernating,
+    /// The credentials were refused (401, a refused token grant).
+    WrongCredentials,
+    /// Signed in, but refused the table: the integration user lacks a role (403).
+    MissingRole,
+    /// Anything else: the error says what.
+    Other,
+}
+
+impl Trouble {
+    pub fn of(e: &ServiceNowError) -> Self {
+        match e {
+            ServiceNowError::Transport { message, .. } => {
+                let lower = message.to_ascii_lowercase();
+                // rustls' own words for a handshake that failed, through reqwest's chain.
+                if [
+                    "certificate",
+                    "tls",
+                    "handshake",
+                    "unknownissuer",
+                    "corrupt message",
+                    "invalidcontenttype",
+                    "peer sent",
+                    "alert",
+                ]
+                .iter()
+                .any(|w| lower.contains(w))
+                {
+                    Self::Tls
+                } else {
+                    Self::Unreachable
+                }
+            }
+            ServiceNowError::Timeout { .. } => Self::Unreachable,
+            ServiceNowError::InstanceUnavailable { .. } => Self::Hibernating,
+            e if e.is_auth() => Self::WrongCredentials,
+            e if e.status() == Some(403) => Self::MissingRole,
+            _ => Self::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unreachable => "unreachable",
+            Self::Tls => "TLS failure",
+            Self::Hibernating => "instance hibernating or not serving the API",
+            Self::WrongCredentials => "wrong credentials",
+            Self::MissingRole => "missing role",
+            Self::Other => "connection",
+        }
+    }
+
+    fn hint(self) -> &'static str {
+        match self {
+            Self::Unreachable => {
+                "; check servicenow.instance_url, DNS, the firewall and any proxy between here and the instance"
+            }
+            Self::Tls => {
+                "; the TLS handshake failed: a certificate not trusted (for a private CA or a TLS-inspecting proxy set servicenow.ca_file) or something at that address that does not speak TLS"
+            }
+            Self::Hibernating => {
+                "; a developer instance sleeps when unused: wake it from the developer portal, or wait for maintenance to end"
+            }
+            Self::WrongCredentials => {
+                "; check servicenow.username and the password (or client_id and client_secret for OAuth)"
+            }
+            Self::MissingRole => {
+                "; give the integration user the roles the README lists (itil for incident, read and write on sc_request)"
+            }
+            Self::Other => "",
+        }
     }
 }
 

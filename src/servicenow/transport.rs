@@ -350,8 +350,22 @@ pub(crate) async fn execute_raw(
     match outcome {
         Ok(reply) => {
             let code = reply.status.as_u16();
-            metrics::counter!("servicenow_requests_total", "operation" => op, "status" => code.to_string())
+            // An HTML page (a hibernating instance, a maintenance or login page) is not the
+            // API answering, whatever its status: its own outcome, and the instance unavailable.
+            let html = reply
+                .headers
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
+            let label = if html {
+                "html".to_owned()
+            } else {
+                code.to_string()
+            };
+            metrics::counter!("servicenow_requests_total", "operation" => op, "status" => label)
                 .increment(1);
+            let available = !html && !reply.status.is_server_error();
+            metrics::gauge!("servicenow_instance_available").set(if available { 1.0 } else { 0.0 });
             debug!(op, %method, endpoint, status = code, elapsed_ms = elapsed.as_millis() as u64, "ServiceNow answered");
             if reply.status == StatusCode::TOO_MANY_REQUESTS {
                 let after = retry_after(&reply.headers).unwrap_or(DEFAULT_PAUSE);
@@ -368,6 +382,7 @@ pub(crate) async fn execute_raw(
             };
             metrics::counter!("servicenow_requests_total", "operation" => op, "status" => label)
                 .increment(1);
+            metrics::gauge!("servicenow_instance_available").set(0.0);
             Err(transport_error(method, endpoint, timeout, e, got_headers))
         }
     }

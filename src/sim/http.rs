@@ -216,6 +216,9 @@ pub(crate) fn serve(
                     sim.stats.fault(&format!("error_{status}"));
                     let err = if status == 503 {
                         SnError::unavailable()
+                    } else if status == 403 {
+                        // A missing role: the ACL refusal a real instance sends.
+                        SnError::api_acl()
                     } else {
                         SnError {
                             status: StatusCode::from_u16(status)

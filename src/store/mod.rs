@@ -38,6 +38,14 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "no database at {path}: nothing has been recorded with this configuration yet (check --config or database.url; `snowsync migrate` or `snowsync serve` creates it)"
+    )]
+    Missing { path: String },
+    #[error(
+        "the database {url} is not migrated ({pending} migration(s) not applied): run `snowsync migrate`"
+    )]
+    NotMigrated { url: String, pending: usize },
     #[error(transparent)]
     Db(#[from] DbErr),
 }
@@ -48,8 +56,50 @@ const MMAP_BYTES: u64 = 256 * 1024 * 1024;
 /// Opens a pool on `config.url`. SQLite gets WAL, a busy timeout and foreign keys on;
 /// PostgreSQL gets the busy timeout as its `lock_timeout`.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, StoreError> {
+    connect_with(config, true).await
+}
+
+/// Opens a database that must already exist with its schema up to date, creating and
+/// migrating nothing: what read-only commands and repairs use, so the wrong folder or URL
+/// is an error naming the path rather than a new empty database.
+pub async fn open_existing(config: &DatabaseConfig) -> Result<DatabaseConnection, StoreError> {
+    if let Some(path) = sqlite_path(&config.url)
+        && !std::path::Path::new(path).exists()
+    {
+        return Err(StoreError::Missing {
+            path: crate::config::paths::absolute(
+                std::path::Path::new("."),
+                std::path::Path::new(path),
+            )
+            .display()
+            .to_string(),
+        });
+    }
+    let db = connect_with(config, false).await?;
+    let pending = Migrator::get_pending_migrations_read_only(&db).await?.len();
+    if pending > 0 {
+        return Err(StoreError::NotMigrated {
+            url: crate::redact::url(&config.url),
+            pending,
+        });
+    }
+    Ok(db)
+}
+
+/// The file of a SQLite URL; `None` for an in-memory database or another engine.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+async fn connect_with(
+    config: &DatabaseConfig,
+    create: bool,
+) -> Result<DatabaseConnection, StoreError> {
     let engine = Engine::of(&config.url).ok_or(StoreError::UnsupportedUrl)?;
-    if engine == Engine::Sqlite {
+    if engine == Engine::Sqlite && create {
         ensure_sqlite_dir(&config.url)?;
     }
     let mut options = ConnectOptions::new(config.url.clone());
@@ -58,7 +108,9 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, Stor
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(false);
     if let (Engine::Postgres, Some(schema)) = (engine, &config.schema) {
-        create_schema(&config.url, schema).await?;
+        if create {
+            create_schema(&config.url, schema).await?;
+        }
         options.set_schema_search_path(schema.clone());
     }
     if engine == Engine::Postgres {

@@ -72,7 +72,9 @@ impl InlineTemplate {
 
 /// Loads and compiles every `*.hbs` file of `dir`; each is named by its file stem.
 pub fn load_templates(dir: &Path) -> Result<Templates, TemplateError> {
-    let shown = dir.display().to_string();
+    let shown = crate::config::paths::absolute(Path::new("."), dir)
+        .display()
+        .to_string();
     let entries = std::fs::read_dir(dir).map_err(|e| TemplateError {
         origin: shown.clone(),
         message: format!("cannot read the templates directory: {e}"),
@@ -89,8 +91,7 @@ pub fn load_templates(dir: &Path) -> Result<Templates, TemplateError> {
         }
     }
     paths.sort();
-    let mut registry = registry();
-    let mut files = BTreeMap::new();
+    let mut sources = Vec::new();
     for path in paths {
         let origin = path.display().to_string();
         let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
@@ -103,8 +104,49 @@ pub fn load_templates(dir: &Path) -> Result<Templates, TemplateError> {
             origin: origin.clone(),
             message: format!("cannot read: {e}"),
         })?;
+        sources.push((name.to_owned(), path.clone(), text));
+    }
+    if sources.is_empty() {
+        return Err(TemplateError {
+            origin: shown,
+            message: "no *.hbs templates found".to_owned(),
+        });
+    }
+    compile_all(dir.to_owned(), sources)
+}
+
+/// The templates of `dir`, or the starter templates built into the binary when `None`.
+pub fn load_templates_or_starter(dir: Option<&Path>) -> Result<Templates, TemplateError> {
+    match dir {
+        Some(dir) => load_templates(dir),
+        None => compile_all(
+            PathBuf::from("(built-in) templates"),
+            crate::starter::TEMPLATES
+                .iter()
+                .map(|(file, text)| {
+                    let name = file.trim_end_matches(".hbs").to_owned();
+                    (
+                        name,
+                        PathBuf::from(crate::starter::origin("templates", file)),
+                        (*text).to_owned(),
+                    )
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// Compiles `(name, file, text)` templates into one registry.
+fn compile_all(
+    dir: PathBuf,
+    sources: Vec<(String, PathBuf, String)>,
+) -> Result<Templates, TemplateError> {
+    let mut registry = registry();
+    let mut files = BTreeMap::new();
+    for (name, path, text) in sources {
+        let origin = path.display().to_string();
         registry
-            .register_template_string(name, &text)
+            .register_template_string(&name, &text)
             .map_err(|e| TemplateError {
                 origin: match e.pos() {
                     Some((line, column)) => format!("{origin}:{line}:{column}"),
@@ -112,17 +154,11 @@ pub fn load_templates(dir: &Path) -> Result<Templates, TemplateError> {
                 },
                 message: e.reason().to_string(),
             })?;
-        files.insert(name.to_owned(), path);
-    }
-    if files.is_empty() {
-        return Err(TemplateError {
-            origin: shown,
-            message: "no *.hbs templates found".to_owned(),
-        });
+        files.insert(name, path);
     }
     Ok(Templates {
         registry,
-        dir: dir.to_owned(),
+        dir,
         files,
     })
 }

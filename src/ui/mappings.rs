@@ -63,14 +63,15 @@ fn run(state: &AppState, form: &TestForm) -> Result<Vec<PlanView>, String> {
         "" => SourceEvent::Failing,
         text => text.parse::<SourceEvent>().map_err(|e| e.to_string())?,
     };
-    let mappings = &state.intake.mappings;
+    let pipeline = state.intake.pipeline.current();
+    let mappings = &pipeline.mappings;
     let rendered = dry_run::plans(
         form.document.as_bytes(),
         format,
         event,
         1,
         mappings,
-        &state.intake.templates,
+        &pipeline.templates,
     )
     .map_err(|e| e.to_string())?;
     Ok(rendered
@@ -85,7 +86,7 @@ fn render(
     form: &TestForm,
     tested: Option<Tested>,
 ) -> Markup {
-    let view = MappingsView::new(&state.intake.mappings);
+    let view = MappingsView::new(&state.intake.pipeline.current().mappings);
     let body = html! {
         p.muted { "Read from " (view.files.join(", ")) ". Mappings are files under version control: change them there; this page reads and tests them." }
         h2 { "Rules, in the order they are tried" }

@@ -174,11 +174,12 @@ pub async fn retry_one(
 ) -> Result<Markup, UiError> {
     operator.check_csrf(&form.csrf)?;
     let id = parse_id(&id)?;
+    let pipeline = state.intake.pipeline.current();
     let outcome = retry::row(
         &state.intake.db,
         id,
-        &state.intake.mappings,
-        &state.intake.templates,
+        &pipeline.mappings,
+        &pipeline.templates,
     )
     .await?;
     if outcome.revived() {
@@ -226,12 +227,13 @@ pub async fn retry_dead(
     Form(form): Form<CsrfOnly>,
 ) -> Result<Markup, UiError> {
     operator.check_csrf(&form.csrf)?;
+    let pipeline = state.intake.pipeline.current();
     let outcomes = retry::dead(
         &state.intake.db,
         None,
         None,
-        &state.intake.mappings,
-        &state.intake.templates,
+        &pipeline.mappings,
+        &pipeline.templates,
     )
     .await?;
     if outcomes.iter().any(|(_, o)| o.revived()) {

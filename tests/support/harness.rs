@@ -48,8 +48,9 @@ pub fn config_for(sim: &SimHandle, db: &TestDb, auth: &str, mappings: &Path) -> 
     outbox.retry.initial = Duration::from_millis(10);
     outbox.retry.max = Duration::from_millis(200);
     outbox.retry.max_attempts = 10;
-    config.mapping.rules_dir = mappings.to_path_buf();
-    config.mapping.templates_dir = repo_path("templates");
+    config.mapping.rules_dir = Some(mappings.to_path_buf());
+    config.mapping.local_rules_dir = None;
+    config.mapping.templates_dir = Some(repo_path("templates"));
     config
 }
 
@@ -154,8 +155,7 @@ pub fn intake(db: &DatabaseConnection, config: &Config) -> Intake {
     let pipeline = snowsync::pipeline::load(&config.mapping).expect("mappings and templates");
     Intake::new(
         db.clone(),
-        pipeline.mappings,
-        pipeline.templates,
+        pipeline.into(),
         Arc::new(tokio::sync::Notify::new()),
     )
 }

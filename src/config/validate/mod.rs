@@ -19,26 +19,30 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::raw::File;
-use super::{Config, ConfigError, MappingConfig};
+use super::{Config, ConfigError, MappingConfig, paths};
 
 impl File {
-    pub(in crate::config) fn validate(self, origin: &str) -> Result<Config, ConfigError> {
+    pub(in crate::config) fn validate(
+        self,
+        origin: &str,
+        base: &Path,
+    ) -> Result<Config, ConfigError> {
         let servicenow = servicenow::servicenow(origin, self.servicenow)?;
-        let database = database::database(origin, self.database)?;
+        let mut database = database::database(origin, self.database)?;
+        database.url = paths::database_url(base, &database.url);
         let http = http::http(origin, self.http)?;
         let admin = admin::admin(origin, self.admin, &http)?;
         let outbox = outbox::outbox(origin, self.outbox)?;
         outbox::lease_outlasts_requests(origin, &outbox, &servicenow)?;
         let poller = poller::poller(origin, self.poller)?;
         let mapping = MappingConfig {
-            rules_dir: self
-                .mapping
-                .rules_dir
-                .unwrap_or_else(|| PathBuf::from("mappings")),
-            templates_dir: self
-                .mapping
-                .templates_dir
-                .unwrap_or_else(|| PathBuf::from("templates")),
+            rules_dir: paths::folder_or_starter(self.mapping.rules_dir, base, "mappings"),
+            local_rules_dir: paths::folder_or_starter(
+                self.mapping.local_rules_dir,
+                base,
+                "mappings.d",
+            ),
+            templates_dir: paths::folder_or_starter(self.mapping.templates_dir, base, "templates"),
         };
         let log = log::log(origin, self.log)?;
         let sources = sources::sources(origin, self.sources)?;

@@ -118,8 +118,9 @@ fn credentials(origin: &str, sn: &mut ServiceNow) -> Result<Credentials, ConfigE
         sn.password.take(),
         sn.password_file.take(),
     )?;
-    // With no file at all, the defaults talk to `snowsync sim` with its default accounts.
-    let builtin = origin == "built-in defaults";
+    // Without an instance URL (no file, an empty file), the defaults talk to `snowsync sim`
+    // on loopback with its default accounts.
+    let builtin = sn.instance_url.is_none();
     let username = sn
         .username
         .take()
@@ -146,7 +147,7 @@ fn require_credentials(
             Err(ConfigError::new(
                 origin,
                 key,
-                format!("required when servicenow.auth = {auth:?}"),
+                format!("required when servicenow.auth = {}", auth.as_str()),
             ))
         }
     };

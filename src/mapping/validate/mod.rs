@@ -1,8 +1,8 @@
 //! Turns a `[profile.NAME]` as written into a [`Profile`], applying the per-table defaults
 //! and refusing what ServiceNow would refuse or silently ignore.
 //!
-//! One submodule per part of a profile; [`profile`] runs them in a fixed order, because when a
-//! profile has several problems the first one found is the one reported.
+//! One submodule per part of a profile; [`profile`] runs every one of them and reports all
+//! the problems found, in a fixed order.
 
 mod escalation;
 mod fields;
@@ -25,32 +25,72 @@ pub use states::DEFAULT_CLOSE_CODE;
 const PRIORITY: &str = "priority is computed by ServiceNow from impact and urgency and is never sent; set `impact` and `urgency` (or `severity_map`) instead";
 
 /// Validates `[profile.NAME]` from `file`; `lines` holds the line of each of its keys.
+/// Every part is checked, so all the profile's problems come back at once; the parts that
+/// need the table are checked only when the table is valid.
 pub(super) fn profile(
     file: &str,
     name: &str,
     raw: RawProfile,
     lines: BTreeMap<String, usize>,
-) -> Result<Profile, MappingError> {
+) -> Result<Profile, Vec<MappingError>> {
     let site = Site {
         file,
         name,
         lines: &lines,
     };
+    let mut errors = Vec::new();
     if raw.priority.is_some() {
-        return Err(site.fail("priority", PRIORITY.to_owned()));
+        keep(
+            &mut errors,
+            Err::<(), _>(site.fail("priority", PRIORITY.to_owned())),
+        );
     }
-    let table = levels::table(&site, &raw.table)?;
-    let levels = levels::levels(&site, &raw)?;
-    let caller = references::caller(&site, &raw)?;
-    let closing = states::closing(&site, table, &raw)?;
-    let escalate_when = escalation::escalate_when(&site, table, &raw)?;
-    let tags = references::tags(&site, &raw)?;
-    let reopen_within = states::reopen_within(&site, &raw)?;
-    let group_by = grouping::group_by(&site, &raw)?;
-    let templates = templates::templates(&site, table, &raw)?;
-    let fields = fields::fields(&site, &raw)?;
-    let references = references::references(&site, &raw)?;
-    let transitions = states::transitions(&site, table, &raw)?;
+    let table = keep(&mut errors, levels::table(&site, &raw.table));
+    let levels = keep(&mut errors, levels::levels(&site, &raw));
+    let caller = keep(&mut errors, references::caller(&site, &raw));
+    let closing = table.and_then(|t| keep(&mut errors, states::closing(&site, t, &raw)));
+    let escalate_when =
+        table.and_then(|t| keep(&mut errors, escalation::escalate_when(&site, t, &raw)));
+    let tags = keep(&mut errors, references::tags(&site, &raw));
+    let reopen_within = keep(&mut errors, states::reopen_within(&site, &raw));
+    let group_by = keep(&mut errors, grouping::group_by(&site, &raw));
+    let templates = table.and_then(|t| keep(&mut errors, templates::templates(&site, t, &raw)));
+    let fields = keep(&mut errors, fields::fields(&site, &raw));
+    let references = keep(&mut errors, references::references(&site, &raw));
+    let transitions = table.and_then(|t| keep(&mut errors, states::transitions(&site, t, &raw)));
+    let (
+        Some(table),
+        Some(levels),
+        Some(caller),
+        Some(closing),
+        Some(escalate_when),
+        Some(tags),
+        Some(reopen_within),
+        Some(group_by),
+        Some(templates),
+        Some(fields),
+        Some(references),
+        Some(transitions),
+    ) = (
+        table,
+        levels,
+        caller,
+        closing,
+        escalate_when,
+        tags,
+        reopen_within,
+        group_by,
+        templates,
+        fields,
+        references,
+        transitions,
+    )
+    else {
+        return Err(errors);
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     Ok(Profile {
         name: name.to_owned(),
         file: file.to_owned(),
@@ -78,6 +118,11 @@ pub(super) fn profile(
         fields,
         lines,
     })
+}
+
+/// The value of a step that succeeded; a failed step's error joins `errors`.
+fn keep<T>(errors: &mut Vec<MappingError>, result: Result<T, MappingError>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
 }
 
 /// The profile being validated: where its keys are written, for messages.
