@@ -155,3 +155,68 @@ async fn reads_do_not_pass_through_the_fence() {
         1
     );
 }
+
+/// A fence that admits every write for a fixed time.
+struct Granting(Duration);
+
+impl snowsync::servicenow::WriteFence for Granting {
+    fn admit(&self, _lasting: Duration) -> snowsync::servicenow::FenceFuture<'_> {
+        let granted = self.0;
+        Box::pin(async move { Ok(granted) })
+    }
+}
+
+/// A client whose requests time out after `timeout`, against an emulator that takes
+/// `per_create` for every incident it creates, batch items included.
+async fn slow_creates(timeout: Duration, per_create: Duration) -> (sim::SimHandle, Client) {
+    let (sim, _) = start_sim().await;
+    sim.set_faults(Faults::none().with_rule(
+        FaultRule::latency(per_create, Duration::ZERO).on("POST", "/api/now/table/incident"),
+    ))
+    .await;
+    let client = Client::new(&snowsync::config::ServiceNowConfig {
+        request_timeout: timeout,
+        ..sim_config(&sim, AuthMode::Basic)
+    })
+    .unwrap();
+    (sim, client)
+}
+
+fn creates(n: usize) -> Vec<snowsync::servicenow::BatchRequest> {
+    (0..n)
+        .map(|i| {
+            snowsync::servicenow::BatchRequest::create(
+                format!("c{i}"),
+                "incident",
+                &fields(&[("short_description", "x")]),
+                &["number"],
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_whose_items_together_outlast_the_request_timeout_gets_time_for_each_item() {
+    // The instance runs a batch's items one after another: six creates take three times
+    // the request timeout, and each is still well within it.
+    let (sim, client) = slow_creates(Duration::from_millis(400), Duration::from_millis(200)).await;
+    let replies = client.batch(creates(6)).await.expect("no timeout");
+    assert!(replies.iter().all(|r| r.result.is_ok()), "{replies:?}");
+    assert_eq!(
+        sim.stats().await.requests_to("POST", "/api/now/v1/batch"),
+        1,
+        "one Batch API call"
+    );
+}
+
+#[tokio::test]
+async fn a_fenced_batch_is_cut_to_the_time_the_fence_grants() {
+    let (_sim, client) = slow_creates(Duration::from_millis(400), Duration::from_millis(200)).await;
+    let fenced = client.fenced(std::sync::Arc::new(Granting(Duration::from_millis(500))));
+    let err = fenced.batch(creates(6)).await.unwrap_err();
+    match err {
+        ServiceNowError::Timeout { after, .. } => assert_eq!(after, Duration::from_millis(500)),
+        other => panic!("expected a timeout at the fence's grant, got {other:?}"),
+    }
+}

@@ -3,7 +3,8 @@
 //!
 //! Right before each write the fence renews every claim of the hold in the database in one
 //! statement, fenced like an ack (same worker, same attempt, still in flight), and admits
-//! the write only when every renewal succeeded and the lease outlasts the request timeout.
+//! the write only when every renewal succeeded and the lease outlasts the request timeout;
+//! a longer call (a Batch API call) is cut to what is left of the lease.
 //! So a worker any of whose rows was taken over sends nothing, whatever the clocks say (a
 //! batch carries writes of all its rows), and every write it does send has ended, on its
 //! side, before its lease can expire. Nothing here decides what a delivery does; it only
@@ -162,12 +163,17 @@ const LOST: &str = "the outbox lease was lost to another worker";
 
 impl WriteFence for Hold {
     /// Renews the claim now and admits the write only if the renewed lease outlasts it: a
-    /// local note of an earlier renewal would not see a takeover that happened since.
+    /// local note of an earlier renewal would not see a takeover that happened since. The
+    /// answer is what is left of the renewed lease, the most an admitted write may last.
     fn admit(&self, lasting: Duration) -> FenceFuture<'_> {
         Box::pin(async move {
             self.renew_now().await?;
-            if Instant::now() + lasting < self.state().confirmed_until {
-                Ok(())
+            let left = self
+                .state()
+                .confirmed_until
+                .saturating_duration_since(Instant::now());
+            if lasting < left {
+                Ok(left)
             } else {
                 Err("the renewed outbox lease would end before the request".to_owned())
             }

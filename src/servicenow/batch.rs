@@ -302,6 +302,13 @@ impl Client {
             path: "api/now/v1/batch".into(),
             query: Vec::new(),
             body: Some(&wire),
+            // The instance runs the items one after another, each as long as a request may be.
+            lasting: Some(
+                self.inner
+                    .transport
+                    .timeout
+                    .saturating_mul(u32::try_from(pending.len()).unwrap_or(u32::MAX)),
+            ),
         };
         let reply = self.transport().send_ok(&call).await?;
         serde_json::from_slice(&reply.body).map_err(|e| ServiceNowError::Decode {

@@ -9,10 +9,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The answer of a fence: `Err` carries why the write may not start.
-pub type FenceFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+/// The answer of a fence: how long from now the right to write is confirmed, or why the
+/// write may not start.
+pub type FenceFuture<'a> = Pin<Box<dyn Future<Output = Result<Duration, String>> + Send + 'a>>;
 
-/// Decides whether a write that may last `lasting` (the request timeout) may start now.
+/// Decides whether a write that may last at least `lasting` (the request timeout) may start
+/// now. An admitted write may last as long as the answer, and no longer: the client cuts a
+/// longer call (a Batch API call of many items) to it.
 pub trait WriteFence: Send + Sync {
     fn admit(&self, lasting: Duration) -> FenceFuture<'_>;
 }

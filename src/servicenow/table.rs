@@ -79,6 +79,7 @@ impl Client {
             path: table_path(table)?,
             query: vec![fields_param(return_fields)?, own(NO_LINKS)],
             body: Some(&body),
+            lasting: None,
         };
         self.transport().one(&call).await
     }
@@ -98,6 +99,7 @@ impl Client {
             path: record_path(table, sys_id)?,
             query: vec![fields_param(return_fields)?, own(NO_LINKS)],
             body: Some(&body),
+            lasting: None,
         };
         self.transport().one(&call).await
     }
@@ -129,6 +131,7 @@ impl Client {
             path: record_path(table, sys_id)?,
             query: vec![fields_param(fields)?, own(NO_LINKS)],
             body: None,
+            lasting: None,
         };
         let reply = self.transport().send(&call).await?;
         if reply.status == StatusCode::NOT_FOUND && !reply.is_html() {
@@ -238,6 +241,7 @@ impl Client {
                 ("sysparm_offset", offset.to_string()),
             ],
             body: None,
+            lasting: None,
         };
         let reply = self.transport().send_ok(&call).await?;
         let rows = match transport::decode(&call.method, &call.endpoint(), &reply)? {

@@ -202,6 +202,7 @@ impl Client {
             path: table_path(table)?,
             query: vec![fields_param(&[])?, own(NO_LINKS)],
             body: Some(&body),
+            lasting: None,
         };
         let record = self.transport().one(&call).await?;
         record

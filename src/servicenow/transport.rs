@@ -78,6 +78,9 @@ pub(crate) struct Call<'a> {
     pub path: String,
     pub query: Vec<(&'static str, String)>,
     pub body: Option<&'a Value>,
+    /// How long the call may take when that is longer than the request timeout: a Batch API
+    /// call's items run one after another on the instance. A write's fence may cut it.
+    pub lasting: Option<Duration>,
 }
 
 impl Call<'_> {
@@ -160,6 +163,9 @@ impl Transport {
                 .header(ACCEPT, "application/json");
             if let Some(body) = call.body {
                 request = request.json(body);
+            }
+            if let Some(lasting) = call.lasting.filter(|l| *l > self.timeout) {
+                request = request.timeout(lasting);
             }
             let request = request
                 .build()
@@ -304,32 +310,39 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// Sends one built request under flow control, records metrics, reads the whole body, and
 /// starts the shared pause on a 429. Used for API calls and token requests alike.
+///
+/// The request's own timeout, when it has one, replaces the client's: a write behind a fence
+/// is cut to what the fence grants, and must be granted at least the client's timeout.
 pub(crate) async fn execute_raw(
     ctx: &Ctx<'_>,
     op: &'static str,
     method: &Method,
     endpoint: &str,
-    request: reqwest::Request,
+    mut request: reqwest::Request,
     fence: Option<&dyn WriteFence>,
 ) -> Result<Reply, ServiceNowError> {
-    let Ctx {
-        http,
-        flow,
-        timeout,
-    } = *ctx;
+    let Ctx { http, flow, .. } = *ctx;
+    let mut timeout = request.timeout().copied().unwrap_or(ctx.timeout);
     let _slot = flow.acquire().await;
     // Last thing before sending: every wait above may have outlasted the caller's right to
     // write.
-    if let Some(fence) = fence
-        && let Err(reason) = fence.admit(timeout).await
-    {
-        metrics::counter!("servicenow_requests_total", "operation" => op, "status" => "fenced")
-            .increment(1);
-        return Err(ServiceNowError::Fenced {
-            method: method.clone(),
-            endpoint: endpoint.to_owned(),
-            reason,
-        });
+    if let Some(fence) = fence {
+        match fence.admit(ctx.timeout).await {
+            Ok(granted) if granted < timeout => {
+                timeout = granted;
+                *request.timeout_mut() = Some(granted);
+            }
+            Ok(_) => {}
+            Err(reason) => {
+                metrics::counter!("servicenow_requests_total", "operation" => op, "status" => "fenced")
+                    .increment(1);
+                return Err(ServiceNowError::Fenced {
+                    method: method.clone(),
+                    endpoint: endpoint.to_owned(),
+                    reason,
+                });
+            }
+        }
     }
     let started = Instant::now();
     let outcome = async {
