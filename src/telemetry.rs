@@ -25,8 +25,7 @@ pub fn init(format: LogFormat, level: Option<&str>, default: &str) {
                 .filter(|v| !v.trim().is_empty())
         })
         .unwrap_or_else(|| default.to_owned());
-    let filter =
-        EnvFilter::try_new(scoped(&text)).unwrap_or_else(|_| EnvFilter::new(scoped(default)));
+    let filter = filter(&text).unwrap_or_else(|_| EnvFilter::new(scoped(default)));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Text => registry
@@ -49,6 +48,21 @@ pub fn init(format: LogFormat, level: Option<&str>, default: &str) {
     };
     // A second init (tests, an embedding program) keeps the first subscriber.
     drop(result);
+}
+
+/// Parses a log filter (through [`scoped`]), saying what is wrong with it.
+///
+/// A character outside ASCII is refused before `EnvFilter` sees it: its parser panics on
+/// some (it cuts the text at a byte inside a character), and targets, levels and field
+/// names are ASCII anyway.
+pub fn filter(text: &str) -> Result<EnvFilter, String> {
+    if let Some(c) = text.chars().find(|c| !c.is_ascii()) {
+        return Err(format!(
+            "{} is not ASCII; a filter names levels and targets, e.g. `info` or `snowsync=debug`",
+            escaped(&format!("`{c}`"))
+        ));
+    }
+    EnvFilter::try_new(scoped(text)).map_err(|e| e.to_string())
 }
 
 /// A log filter with a bare `debug` or `trace` applied to snowsync only (dependencies stay at

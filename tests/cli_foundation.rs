@@ -107,3 +107,14 @@ fn check_with_a_valid_file_succeeds_and_prints_no_secret() {
     assert!(!all.contains(canary), "check printed the password");
     assert!(all.contains("password set"), "{all}");
 }
+
+#[test]
+fn a_log_level_option_that_is_not_a_filter_is_a_usage_error_naming_the_option() {
+    let output = snowsync(&["--log-level", "snowsync=¡", "check", "--offline"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--log-level") && stderr.contains("not ASCII"),
+        "{stderr}"
+    );
+}

@@ -389,3 +389,18 @@ fn a_short_admin_key_and_an_unknown_admin_key_are_refused_by_name() {
     .expect_err("zero");
     assert_eq!(err.key, "admin.session_ttl");
 }
+
+#[test]
+fn a_log_level_with_a_character_outside_ascii_is_refused_naming_the_key() {
+    // Found by proptest: the log filter's own parser panicked on these.
+    for level in ["\u{b}0¡=", "\n:¥=x"] {
+        let err = Config::from_toml(
+            "built-in defaults",
+            "",
+            vars(&[("SNOWSYNC_LOG__LEVEL", level)]),
+        )
+        .expect_err("a filter that is not ASCII");
+        assert_eq!(err.key, "log.level");
+        assert!(err.message.contains("not ASCII"), "{err}");
+    }
+}

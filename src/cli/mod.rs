@@ -59,7 +59,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH", env = "SNOWSYNC_CONFIG")]
     pub config: Option<PathBuf>,
     /// Log filter, e.g. `info` or `snowsync=debug` (wins over RUST_LOG and the config)
-    #[arg(long, global = true, value_name = "FILTER")]
+    #[arg(long, global = true, value_name = "FILTER", value_parser = log_filter)]
     pub log_level: Option<String>,
     /// Log output format [default: from the config, else text]
     #[arg(long, global = true, value_enum)]
@@ -513,4 +513,9 @@ pub fn describe(config: &Config) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// `--log-level` as clap checks it, so that a bad filter is a usage error naming the option.
+fn log_filter(text: &str) -> Result<String, String> {
+    telemetry::filter(text).map(|_| text.to_owned())
 }

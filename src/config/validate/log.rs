@@ -1,4 +1,4 @@
-//! The `[log]` section: the output format and a level that `EnvFilter` accepts.
+//! The `[log]` section: the output format and a level that the log filter accepts.
 
 use crate::config::raw::Log;
 use crate::config::{ConfigError, LogConfig, LogFormat};
@@ -8,11 +8,14 @@ pub(super) fn log(origin: &str, log: Log) -> Result<LogConfig, ConfigError> {
         format: log.format.unwrap_or(LogFormat::Text),
         level: log.level.unwrap_or_else(|| "info".to_owned()),
     };
-    if tracing_subscriber::EnvFilter::try_new(&log.level).is_err() {
+    if let Err(why) = crate::telemetry::filter(&log.level) {
         return Err(ConfigError::new(
             origin,
             "log.level",
-            format!("`{}` is not a valid filter", log.level),
+            format!(
+                "`{}` is not a valid filter: {why}",
+                crate::telemetry::escaped(&log.level)
+            ),
         ));
     }
     Ok(log)
