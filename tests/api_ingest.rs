@@ -65,6 +65,33 @@ on_both_engines!(
     }
 );
 
+on_both_engines!(
+    oort_test_connectivity_event_is_acknowledged_with_200_and_stores_nothing,
+    |test_db| {
+        let app = TestApp::spawn(test_db.engine).await;
+        let test_event = include_str!("fixtures/oort_webhook_test.json");
+        let response = app.post("/v1/sources/oort/events", test_event).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["test_event"], true, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("no ticket"),
+            "{body}"
+        );
+        let (status, page) = app.get_json("/v1/findings", API_KEY).await;
+        assert_eq!(status, 200);
+        assert_eq!(page["findings"], json!([]), "{page}");
+        let rows = snowsync::store::outbox::counts(&app.running.db)
+            .await
+            .expect("outbox counts");
+        assert!(rows.iter().all(|(_, n)| *n == 0), "{rows:?}");
+        app.stop().await;
+    }
+);
+
 on_both_engines!(an_approval_request_becomes_a_service_request, |test_db| {
     let app = TestApp::spawn(test_db.engine).await;
     assert_eq!(

@@ -145,3 +145,33 @@ on_both_engines!(
         );
     }
 );
+
+on_both_engines!(
+    an_oort_test_event_line_records_nothing_and_is_not_a_skipped_line,
+    |test_db| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = config_for(dir.path(), &test_db);
+        let test_event = std::fs::read_to_string(support::harness::repo_path(
+            "tests/fixtures/oort_webhook_test.json",
+        ))
+        .expect("test event");
+        let one_line = serde_json::to_string(
+            &serde_json::from_str::<serde_json::Value>(&test_event).expect("json"),
+        )
+        .expect("one line");
+        let file = dir.path().join("events.jsonl");
+        std::fs::write(&file, format!("{one_line}\n")).expect("jsonl");
+
+        let output = snowsync(
+            &config,
+            &["ingest", "--no-progress", file.to_str().expect("utf-8")],
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{stdout}");
+        assert!(
+            stdout.contains("0 finding(s) recorded (0 new), 0 line(s) skipped")
+                && stdout.contains("1 Oort test event(s)"),
+            "{stdout}"
+        );
+    }
+);

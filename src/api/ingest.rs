@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -50,11 +51,21 @@ pub async fn generic(
     accept(&state, InputFormat::Generic, body).await
 }
 
-/// Record an Oort failing-check event: one finding per failing user.
+/// The answer to Oort's test event: received, nothing stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestEventBody {
+    /// Always true: the event was Oort's "Test Connectivity" event.
+    pub test_event: bool,
+    pub message: String,
+}
+
+/// Record an Oort failing-check event: one finding per failing user. Oort's test event
+/// (`detail-type: "WebhookTest"`) is acknowledged with 200 and stores nothing.
 #[utoipa::path(
     post, path = "/v1/sources/oort/events", tag = "ingest",
     request_body(content = crate::ingest::schema::OortEvent, content_type = "application/json"),
     responses(
+        (status = 200, description = "Oort's test event (\"Test Connectivity\"): received, nothing stored, no ticket", body = TestEventBody),
         (status = 202, description = "Stored with its outbox rows", body = AcceptedBody),
         (status = 400, description = "The body is not what the endpoint takes; `error.field` names the field", body = ErrorBody),
         (status = 401, description = "No valid API key", body = ErrorBody),
@@ -68,8 +79,20 @@ pub async fn generic(
 pub async fn oort(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Accepted, ApiError> {
-    accept(&state, InputFormat::Oort, body).await
+) -> Result<Response, ApiError> {
+    let body = read(body)?;
+    if ingest::is_oort_test_event(&body) {
+        tracing::info!("Oort test event (Test Connectivity) received: nothing stored, no ticket");
+        let answer = TestEventBody {
+            test_event: true,
+            message: "Oort test event received: the webhook reaches snowsync; no ticket is opened"
+                .to_owned(),
+        };
+        return Ok((StatusCode::OK, Json(answer)).into_response());
+    }
+    Ok(accept_bytes(&state, InputFormat::Oort, body)
+        .await?
+        .into_response())
 }
 
 /// Record an application approval request.
@@ -156,7 +179,14 @@ async fn accept(
     format: InputFormat,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Accepted, ApiError> {
-    let body = read(body)?;
+    accept_bytes(state, format, read(body)?).await
+}
+
+async fn accept_bytes(
+    state: &AppState,
+    format: InputFormat,
+    body: Bytes,
+) -> Result<Accepted, ApiError> {
     let findings = ingest::parse(format, &body).map_err(bad_input)?;
     // One event, one transaction, one answer: every finding of it is stored, or none.
     let recorded = state

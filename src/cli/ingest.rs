@@ -15,6 +15,8 @@ pub struct Report {
     pub lines: usize,
     pub findings: usize,
     pub new_findings: usize,
+    /// Oort test events ("Test Connectivity"): read, and nothing recorded for them.
+    pub test_events: usize,
     /// `(line number, what is wrong)` for every line that was skipped.
     pub rejected: Vec<(usize, String)>,
 }
@@ -61,6 +63,10 @@ pub async fn ingest_file(intake: &Intake, path: &Path, progress: bool) -> anyhow
                 number,
                 format!("not valid UTF-8 (at byte {})", e.valid_up_to() + 1),
             ));
+            continue;
+        }
+        if ingest::is_oort_test_event(line) {
+            report.test_events += 1;
             continue;
         }
         let findings = match ingest::detect_and_parse(line) {

@@ -390,6 +390,12 @@ async fn ingest_file(config: Config, file: PathBuf, no_progress: bool) -> anyhow
         report.new_findings,
         report.rejected.len()
     );
+    if report.test_events > 0 {
+        println!(
+            "{} Oort test event(s) (Test Connectivity): nothing recorded for them",
+            report.test_events
+        );
+    }
     Ok(if report.rejected.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -16,6 +16,7 @@ pub(crate) mod schema {
     pub(crate) use super::oort::Envelope as OortEvent;
 }
 
+pub use oort::is_test_event as is_oort_test_event;
 use serde::de::DeserializeOwned;
 
 use crate::domain::{Finding, Severity, spelled};

@@ -107,3 +107,20 @@ pub(super) fn parse(body: &[u8]) -> Result<Vec<Finding>, IngestError> {
     }
     Ok(findings)
 }
+
+/// Whether `body` is Oort's test event (`detail-type: "WebhookTest"`, sent by its "Test
+/// Connectivity" button): it proves the webhook reaches snowsync and reports no real failure.
+pub fn is_test_event(body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct Kind {
+        #[serde(rename = "detail-type")]
+        detail_type: Option<String>,
+    }
+    serde_json::from_slice::<Kind>(body)
+        .ok()
+        .and_then(|k| k.detail_type)
+        .is_some_and(|t| t == TEST_EVENT)
+}
+
+/// The `detail-type` of Oort's test event.
+pub const TEST_EVENT: &str = "WebhookTest";
