@@ -251,8 +251,35 @@ fn severity_picks_impact_and_urgency_before_the_fixed_values() {
         (field(&plan, "impact"), field(&plan, "urgency")),
         ("3", "3")
     );
-    let plan = mapping::plan(&f, SourceEvent::Failing, 1, &custom(""), &t).unwrap();
-    assert!(!plan.fields.contains_key("impact") && !plan.fields.contains_key("urgency"));
+}
+
+#[test]
+fn a_profile_without_levels_follows_the_default_severity_map() {
+    let (_, t) = shipped();
+    let mut f = karsch();
+    let levels = |f: &snowsync::domain::Finding, m: &Mappings| {
+        let plan = mapping::plan(f, SourceEvent::Failing, 1, m, &t).unwrap();
+        (
+            field(&plan, "impact").to_owned(),
+            field(&plan, "urgency").to_owned(),
+        )
+    };
+    use snowsync::domain::Severity::*;
+    for (severity, expected) in [
+        (Critical, ("1", "1")),
+        (High, ("1", "2")),
+        (Medium, ("2", "2")),
+        (Low, ("2", "3")),
+        (Info, ("3", "3")),
+    ] {
+        f.severity = severity;
+        let got = levels(&f, &custom(""));
+        assert_eq!((got.0.as_str(), got.1.as_str()), expected, "{severity}");
+    }
+    // A fixed value wins for its own level only.
+    f.severity = Critical;
+    let got = levels(&f, &custom("impact = \"low\"\n"));
+    assert_eq!((got.0.as_str(), got.1.as_str()), ("3", "1"));
 }
 
 #[test]

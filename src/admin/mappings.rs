@@ -41,7 +41,7 @@ pub struct ProfileView {
     /// Where it is written: `mappings/10-oort.toml:40`.
     pub origin: String,
     pub table: String,
-    /// Impact and urgency, or per severity.
+    /// Impact/urgency per severity, most severe first, as the profile sets them.
     pub levels: String,
     pub assignment_group: Option<String>,
     pub business_service: Option<String>,
@@ -113,18 +113,16 @@ fn conditions(rule: &Rule) -> Vec<String> {
 
 impl ProfileView {
     fn new(p: &Profile) -> Self {
-        let level = |l: Option<crate::domain::Level>| {
-            l.map(|l| format!("{l:?}").to_lowercase())
-                .unwrap_or_else(|| "(instance default)".to_owned())
-        };
-        let mut levels = format!("impact {}, urgency {}", level(p.impact), level(p.urgency));
-        for (severity, (impact, urgency)) in &p.severity_map {
-            levels.push_str(&format!(
-                "; {severity}: {}/{}",
-                level(Some(*impact)),
-                level(Some(*urgency))
-            ));
-        }
+        let level = |l: crate::domain::Level| format!("{l:?}").to_lowercase();
+        let levels = crate::domain::Severity::ALL
+            .iter()
+            .rev()
+            .map(|severity| {
+                let (impact, urgency) = p.levels(*severity);
+                format!("{severity}: {}/{}", level(impact), level(urgency))
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
         Self {
             name: p.name.clone(),
             origin: p.origin(),

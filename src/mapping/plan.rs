@@ -281,12 +281,8 @@ impl<'a> Planner<'a> {
         self.render_field("short_description", &p.templates.short_description)?;
         self.render_field("description", &p.templates.description)?;
         let (impact, urgency) = p.levels(self.finding.severity);
-        if let Some(impact) = impact {
-            self.set("impact", impact.code().to_string());
-        }
-        if let Some(urgency) = urgency {
-            self.set("urgency", urgency.code().to_string());
-        }
+        self.set("impact", impact.code().to_string());
+        self.set("urgency", urgency.code().to_string());
         if let Some(category) = &p.category {
             self.set("category", category.clone());
         }

@@ -156,7 +156,8 @@ pub struct Profile {
     pub table: Table,
     pub impact: Option<Level>,
     pub urgency: Option<Level>,
-    /// Severity → (impact, urgency); wins over `impact`/`urgency` for listed severities.
+    /// Severity → (impact, urgency); wins over `impact`/`urgency` for listed severities,
+    /// which win over [`default_levels`].
     pub severity_map: BTreeMap<Severity, (Level, Level)>,
     pub assignment_group: Option<String>,
     pub business_service: Option<String>,
@@ -184,13 +185,31 @@ pub struct Profile {
     pub(super) lines: BTreeMap<String, usize>,
 }
 
+/// Impact and urgency for a severity the profile says nothing about: one ServiceNow priority
+/// per severity (critical 1 - Critical, high 2 - High, medium 3 - Moderate, low 4 - Low,
+/// info 5 - Planning), so a critical finding never becomes a "4 - Low" incident by default.
+pub fn default_levels(severity: Severity) -> (Level, Level) {
+    match severity {
+        Severity::Critical => (Level::High, Level::High),
+        Severity::High => (Level::High, Level::Medium),
+        Severity::Medium => (Level::Medium, Level::Medium),
+        Severity::Low => (Level::Medium, Level::Low),
+        Severity::Info => (Level::Low, Level::Low),
+    }
+}
+
 impl Profile {
-    /// Impact and urgency for a severity: the severity map, else the fixed values.
-    pub fn levels(&self, severity: Severity) -> (Option<Level>, Option<Level>) {
-        match self.severity_map.get(&severity) {
-            Some((impact, urgency)) => (Some(*impact), Some(*urgency)),
-            None => (self.impact, self.urgency),
+    /// Impact and urgency for a severity: the severity map, else the fixed values, else
+    /// [`default_levels`].
+    pub fn levels(&self, severity: Severity) -> (Level, Level) {
+        if let Some(levels) = self.severity_map.get(&severity) {
+            return *levels;
         }
+        let (impact, urgency) = default_levels(severity);
+        (
+            self.impact.unwrap_or(impact),
+            self.urgency.unwrap_or(urgency),
+        )
     }
 
     /// Whether a ticket state code means the help desk closed the ticket.
