@@ -67,6 +67,10 @@ pub struct TicketPayload {
     pub references: BTreeMap<String, NamedReference>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The fields the mapping's custom field mappings fill: delivery cuts each to the
+    /// instance's `max_length` from `sys_dictionary`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_fields: Vec<String>,
 }
 
 /// The payload of a `notify_source` row.

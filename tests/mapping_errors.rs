@@ -178,6 +178,12 @@ fn every_profile_error_names_file_line_and_key() {
             "system field",
         ),
         (
+            "[profile.p.fields]\nnumber = \"x\"\n",
+            "m.toml:5",
+            "profile.p.fields.number",
+            "system field",
+        ),
+        (
             "[profile.p.fields]\nU_Login = \"x\"\n",
             "m.toml:5",
             "profile.p.fields.U_Login",

@@ -108,6 +108,7 @@ fn facts(name: &str, internal_type: &str, reference: Option<&str>) -> FieldFacts
         name: name.to_owned(),
         internal_type: internal_type.to_owned(),
         max_length: Some(40),
+        read_only: false,
         reference: reference.map(str::to_owned),
     }
 }
@@ -147,6 +148,18 @@ fn custom_mappings_must_target_existing_string_fields() {
             vec![
                 "mappings/m.toml:17: profile.inc.fields.u_affected_user: `u_affected_user` is a field of type glide_date_time on incident; only String fields can be mapped",
                 "mappings/m.toml:16: profile.inc.fields.u_source: `u_source` is not a field of incident",
+            ],
+        ),
+        (
+            vec![
+                string_source.clone(),
+                FieldFacts {
+                    read_only: true,
+                    ..facts("u_affected_user", "string", None)
+                },
+            ],
+            vec![
+                "mappings/m.toml:17: profile.inc.fields.u_affected_user: `u_affected_user` is read-only on incident; ServiceNow ignores what a write sends for it",
             ],
         ),
     ];

@@ -115,7 +115,7 @@ async fn references(client: &Client, reqs: &OnlineRequirements) -> Vec<Line> {
 }
 
 /// Reads the dictionary of each table that custom mappings fill and refuses the mappings
-/// onto fields that are missing or not String fields.
+/// onto fields that are missing, read-only or not String fields.
 async fn custom_fields(client: &Client, reqs: &OnlineRequirements) -> Vec<Line> {
     let tables: BTreeSet<&str> = reqs
         .custom_fields
@@ -156,6 +156,7 @@ fn facts(field: &FieldInfo) -> FieldFacts {
         name: field.name.clone(),
         internal_type: field.kind.clone(),
         max_length: field.max_length,
+        read_only: field.read_only,
         reference: field.reference.clone(),
     }
 }

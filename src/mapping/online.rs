@@ -57,6 +57,8 @@ pub struct FieldFacts {
     /// `string`, `reference`, `integer`, `glide_date_time`, ...
     pub internal_type: String,
     pub max_length: Option<u32>,
+    /// The dictionary marks it read-only.
+    pub read_only: bool,
     /// The referenced table, for reference fields.
     pub reference: Option<String>,
 }
@@ -161,6 +163,10 @@ pub fn check_custom_fields(
     for req in reqs.custom_fields.iter().filter(|r| r.table == table) {
         let message = match fields_of_table.iter().find(|f| f.name == req.field) {
             None => Some(format!("`{}` is not a field of {table}", req.field)),
+            Some(f) if f.read_only => Some(format!(
+                "`{}` is read-only on {table}; ServiceNow ignores what a write sends for it",
+                req.field
+            )),
             Some(f) if f.internal_type == "string" => None,
             Some(f) if f.internal_type == "reference" => Some(format!(
                 "`{}` is a reference field{} of {table}; only String fields can be mapped",

@@ -25,6 +25,9 @@ pub struct TicketPlan {
     pub references: BTreeMap<String, (ReferenceKind, String)>,
     /// Tags to apply after the create (empty on updates).
     pub tags: Vec<String>,
+    /// The fields filled by the profile's custom field mappings (on a create): cut here to
+    /// the lengths known when planning, and again at delivery to the instance's.
+    pub custom_fields: Vec<String>,
 }
 
 spelled! {
@@ -335,6 +338,13 @@ impl<'a> Planner<'a> {
     }
 
     fn finish(self) -> TicketPlan {
+        let custom_fields = self
+            .profile()
+            .fields
+            .iter()
+            .map(|f| f.name.clone())
+            .filter(|name| self.fields.contains_key(name))
+            .collect();
         TicketPlan {
             rule: self.selection.rule.name.clone(),
             profile: self.profile().name.clone(),
@@ -343,6 +353,7 @@ impl<'a> Planner<'a> {
             fields: self.fields,
             references: self.references,
             tags: self.tags,
+            custom_fields,
         }
     }
 }

@@ -205,6 +205,17 @@ impl ServiceNowDeliverer {
                 Err(err) => return Err(err.into()),
             }
         }
+        if !payload.custom_fields.is_empty() {
+            let lengths = self.client.string_lengths(&payload.table).await?;
+            for name in &payload.custom_fields {
+                if let (Some(Value::String(text)), Some(max)) =
+                    (fields.get_mut(name), lengths.get(name))
+                {
+                    let kept = crate::template::cut(text, *max).len();
+                    text.truncate(kept);
+                }
+            }
+        }
         Ok(fields)
     }
 

@@ -36,6 +36,8 @@ pub struct FieldInfo {
     pub kind: String,
     pub max_length: Option<u32>,
     pub mandatory: bool,
+    /// The dictionary marks it read-only: the instance ignores what a write sends for it.
+    pub read_only: bool,
     /// The referenced table, for reference fields.
     pub reference: Option<String>,
     /// The table that defines the field: the table itself or an ancestor such as `task`.
@@ -81,6 +83,7 @@ impl Client {
                     "internal_type",
                     "max_length",
                     "mandatory",
+                    "read_only",
                     "reference",
                 ],
                 1000,
@@ -226,6 +229,7 @@ fn field_info(row: &Record) -> Option<FieldInfo> {
             .str("max_length")
             .and_then(|m| m.replace(',', "").trim().parse().ok()),
         mandatory: row.str("mandatory") == Some("true"),
+        read_only: row.str("read_only") == Some("true"),
         reference: row
             .reference("reference")
             .or_else(|| row.str("reference"))

@@ -13,6 +13,7 @@
 //! - `flow`: the concurrency and pace limits and the shared 429 pause
 //! - `wire`: records, envelopes, `Link` headers; `error`: the error type and its classification
 //! - `table`, `batch`, `reference`, `discovery`, `tags`: the operations
+//! - `lengths`: the String fields' lengths from the dictionary, cached per table
 //! - `changes`: reverse sync's reads, our records changed since a watermark
 //! - `report`: the online lines of `snowsync check` and the `snowsync fields` listing
 
@@ -23,6 +24,7 @@ mod discovery;
 mod error;
 mod fence;
 mod flow;
+mod lengths;
 #[cfg(test)]
 mod link_properties;
 mod reference;
@@ -43,6 +45,7 @@ pub use changes::{APPROVALS_TABLE, CHANGES_PAGE_SIZE, ChangeScope};
 pub use discovery::{Choice, FieldInfo};
 pub use error::{Disposition, ServiceNowError};
 pub use fence::{Fence, FenceFuture, WriteFence};
+pub use lengths::StringLengths;
 pub use reference::{ReferenceError, ReferenceKind};
 pub use table::Journal;
 pub use wire::{Record, format_datetime, parse_datetime, record_link};
@@ -66,6 +69,7 @@ struct Inner {
     mode: AuthMode,
     username: Option<String>,
     references: reference::Cache,
+    string_lengths: lengths::Cache,
     labels: tags::Cache,
     batch_support: batch::Support,
 }
@@ -153,6 +157,7 @@ impl Client {
                 mode: config.auth,
                 username,
                 references: reference::Cache::default(),
+                string_lengths: lengths::Cache::default(),
                 labels: tags::Cache::default(),
                 batch_support: batch::Support::default(),
             }),

@@ -86,6 +86,9 @@ pub(crate) struct Db {
     numbers: HashMap<&'static str, u64>,
     /// sys_journal_field rows by the sys_id of the record they belong to (`element_id`).
     journal_index: HashMap<String, Vec<String>>,
+    /// Values written longer than their column, by (table, field): what a client that cuts
+    /// to the dictionary's lengths never sends.
+    cut_values: HashMap<(&'static str, &'static str), u64>,
 }
 
 impl Db {
@@ -97,7 +100,22 @@ impl Db {
             tables,
             numbers: HashMap::new(),
             journal_index: HashMap::new(),
+            cut_values: HashMap::new(),
         }
+    }
+
+    /// Counts a value of `table.field` cut to the column's length.
+    pub(crate) fn count_cut(&mut self, table: &'static str, field: &'static str) {
+        *self.cut_values.entry((table, field)).or_insert(0) += 1;
+    }
+
+    /// Values of `table` cut to their column's length, by field.
+    pub(crate) fn cut_values(&self, table: &str) -> std::collections::BTreeMap<String, u64> {
+        self.cut_values
+            .iter()
+            .filter(|((t, _), _)| *t == table)
+            .map(|((_, f), n)| ((*f).to_owned(), *n))
+            .collect()
     }
 
     pub(crate) fn table(&self, name: &str) -> Option<&Table> {

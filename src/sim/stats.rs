@@ -1,6 +1,6 @@
 //! Observability for tests and benchmarks: request counts per method and path template,
 //! answers per status, injected faults, and per table the requests, the record count and the
-//! duplicate audit.
+//! duplicate audit and the values cut to their column's length.
 //! Counts only; it never changes how a request is served.
 
 use std::collections::{BTreeMap, HashMap};
@@ -73,6 +73,9 @@ pub struct TableStats {
     pub duplicate_correlation_records: u64,
     /// Distinct correlation_ids carried by more than one record.
     pub duplicate_correlation_ids: u64,
+    /// Values written longer than their column and cut to it, by field.
+    #[serde(default)]
+    pub cut_values: BTreeMap<String, u64>,
 }
 
 #[derive(Default)]
@@ -147,6 +150,7 @@ pub(crate) fn snapshot(sim: &Sim) -> SimStats {
                         records,
                         duplicate_correlation_records: dup_records,
                         duplicate_correlation_ids: dup_ids,
+                        cut_values: db.cut_values(t.name),
                     },
                 )
             })

@@ -77,7 +77,7 @@ pub(crate) fn create(
     check_writable(def, ctx)?;
     let mut values = vec![String::new(); def.fields.len()];
     rules::defaults(db, def, &mut values, ctx);
-    let journal = apply(db, def, &mut values, input, ctx, true);
+    let (journal, cut) = apply(db, def, &mut values, input, ctx, true);
     rules::before(db, def, None, &mut values, ctx)?;
     db.insert(def.name, values.clone()).map_err(|_| {
         SnError::bad_request(
@@ -86,6 +86,7 @@ pub(crate) fn create(
         )
     })?;
     append_journal(db, def, &values, &journal, ctx);
+    count_cut(db, def, &cut);
     rules::after(db, def, None, &values, ctx);
     Ok(values)
 }
@@ -107,7 +108,7 @@ pub(crate) fn update(
         rules::guard_update(def, &old)?;
     }
     let mut values = old.clone();
-    let journal = apply(db, def, &mut values, input, ctx, false);
+    let (journal, cut) = apply(db, def, &mut values, input, ctx, false);
     rules::before(db, def, Some(&old), &mut values, ctx)?;
     // An update that changes nothing is not written, so it does not count as a modification.
     if values == old && journal.is_empty() {
@@ -117,6 +118,7 @@ pub(crate) fn update(
     db.replace(def.name, values.clone())
         .map_err(|_| SnError::not_found())?;
     append_journal(db, def, &values, &journal, ctx);
+    count_cut(db, def, &cut);
     rules::after(db, def, Some(&old), &values, ctx);
     Ok(values)
 }
@@ -166,7 +168,14 @@ fn platform_owned(def: &TableDef, name: &str) -> bool {
     ) || (def.name == "incident" && name == "priority")
 }
 
-/// Copies client values into `values`; returns the journal entries to append.
+fn count_cut(db: &mut Db, def: &TableDef, cut: &[usize]) {
+    for i in cut {
+        db.count_cut(def.name, def.fields[*i].name);
+    }
+}
+
+/// Copies client values into `values`; returns the journal entries to append and the fields
+/// whose value was cut to the column's length.
 fn apply(
     db: &Db,
     def: &TableDef,
@@ -174,8 +183,9 @@ fn apply(
     input: &Input,
     ctx: &WriteCtx<'_>,
     creating: bool,
-) -> Vec<(usize, String)> {
+) -> (Vec<(usize, String)>, Vec<usize>) {
     let mut journal = Vec::new();
+    let mut cut = Vec::new();
     for (name, raw) in input {
         // Fields the table does not have are ignored, as on a real instance.
         let Some(i) = def.idx(name) else { continue };
@@ -201,12 +211,13 @@ fn apply(
             raw.clone()
         };
         // Longer text is cut to the column's length, as the database column holds no more.
-        if let Some((cut, _)) = v.char_indices().nth(field.max_length as usize) {
-            v.truncate(cut);
+        if let Some((at, _)) = v.char_indices().nth(field.max_length as usize) {
+            v.truncate(at);
+            cut.push(i);
         }
         values[i] = v;
     }
-    journal
+    (journal, cut)
 }
 
 /// `sysparm_input_display_value=true`: a display value turned into what is stored.

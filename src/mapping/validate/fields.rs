@@ -54,10 +54,10 @@ fn custom_field(site: &Site<'_>, field: &str, source: &str) -> Result<CustomFiel
             format!("`{field}` is set by {by}, not by a custom mapping"),
         ));
     }
-    if field.starts_with("sys_") {
+    if field.starts_with("sys_") || field == "number" {
         return Err(site.fail(
             &key,
-            format!("`{field}` is a system field ServiceNow maintains"),
+            format!("`{field}` is a system field ServiceNow maintains; a write cannot set it"),
         ));
     }
     let template = InlineTemplate::compile(source)
