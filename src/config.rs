@@ -117,6 +117,8 @@ pub enum AuthMode {
     OauthPassword,
     /// OAuth client-credentials grant (Washington DC and later).
     OauthClientCredentials,
+    /// OAuth JWT bearer grant: a signed assertion exchanged for an access token.
+    OauthJwtBearer,
     /// HTTP basic auth on every request.
     Basic,
 }
@@ -127,6 +129,7 @@ impl AuthMode {
         match self {
             Self::OauthPassword => "oauth_password",
             Self::OauthClientCredentials => "oauth_client_credentials",
+            Self::OauthJwtBearer => "oauth_jwt_bearer",
             Self::Basic => "basic",
         }
     }
@@ -148,12 +151,51 @@ pub struct ServiceNowConfig {
     pub client_secret: Option<SecretString>,
     pub username: Option<String>,
     pub password: Option<SecretString>,
+    /// The JWT bearer grant's key and claims; set exactly when `auth` is `oauth_jwt_bearer`.
+    pub jwt: Option<JwtConfig>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub max_concurrency: usize,
     pub requests_per_second: f64,
     pub ca_file: Option<PathBuf>,
     pub allow_insecure_http: bool,
+}
+
+/// What the JWT bearer grant signs its assertions with, and whom they name.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// The private key, PEM, as read from `jwt_key_file`.
+    pub key: SecretString,
+    /// The `kid` header: the instance picks its JWT verifier map by it.
+    pub key_id: String,
+    /// The `sub` claim: the value the instance's JWT provider matches against its User field
+    /// (a user name or an email address).
+    pub subject: String,
+    pub algorithm: JwtAlgorithm,
+}
+
+/// The signing algorithms offered for assertions: those ServiceNow verifies that sign with a
+/// private key (the HMAC ones would need the client secret as key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum JwtAlgorithm {
+    RS256,
+    RS384,
+    RS512,
+    ES256,
+    ES384,
+}
+
+impl JwtAlgorithm {
+    /// The value as written in the configuration and in the JWT header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::RS384 => "RS384",
+            Self::RS512 => "RS512",
+            Self::ES256 => "ES256",
+            Self::ES384 => "ES384",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

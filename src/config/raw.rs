@@ -9,7 +9,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{AuthMode, ConfigError, LogFormat};
+use super::{AuthMode, ConfigError, JwtAlgorithm, LogFormat};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +45,10 @@ pub(super) struct ServiceNow {
     pub(super) username: Option<String>,
     pub(super) password: Option<SecretString>,
     pub(super) password_file: Option<PathBuf>,
+    pub(super) jwt_key_file: Option<PathBuf>,
+    pub(super) jwt_key_id: Option<String>,
+    pub(super) jwt_subject: Option<String>,
+    pub(super) jwt_algorithm: Option<JwtAlgorithm>,
     #[serde(default, with = "humantime_serde")]
     pub(super) connect_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]

@@ -1,6 +1,6 @@
 //! Credentials for the instance: basic auth, or OAuth tokens (password grant with refresh,
-//! client credentials) obtained through the `oauth2` crate and cached until shortly before
-//! they expire.
+//! client credentials, JWT bearer) obtained through the `oauth2` crate and cached until
+//! shortly before they expire.
 //!
 //! One lock serialises token requests, so two callers never ask for a token for the same
 //! credentials at once. Secrets stay `SecretString`; they are exposed only to build a header or
@@ -10,10 +10,11 @@ use std::sync::atomic::AtomicU16;
 use std::time::Duration;
 
 use base64::Engine as _;
-use oauth2::basic::{BasicClient, BasicTokenResponse};
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
 use oauth2::{
-    AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RefreshToken,
-    ResourceOwnerPassword, ResourceOwnerUsername, TokenResponse, TokenUrl,
+    AsyncHttpClient as _, AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet,
+    RefreshToken, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, TokenResponse,
+    TokenUrl,
 };
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
@@ -22,6 +23,7 @@ use tracing::info;
 
 use super::error::ServiceNowError;
 use super::flow::Flow;
+use super::jwt::{self, JwtSigner};
 use super::token_http::{TokenHttp, token_error};
 
 /// The token endpoint, relative to the instance URL.
@@ -54,6 +56,14 @@ pub(crate) enum Grant {
         password: SecretString,
     },
     ClientCredentials,
+    /// A signed assertion for `subject`, made anew for every token request (the instance
+    /// accepts each `jti` once). `oauth2` has no request type for this grant; the form is
+    /// ours, the response types are its own.
+    JwtBearer {
+        signer: Box<JwtSigner>,
+        subject: String,
+        client_secret: SecretString,
+    },
 }
 
 #[derive(Default)]
@@ -204,6 +214,15 @@ impl OAuth {
                     "client_credentials",
                     self.client_credentials_grant(ctx).await?,
                 ),
+                Grant::JwtBearer {
+                    signer,
+                    subject,
+                    client_secret,
+                } => (
+                    "jwt_bearer",
+                    self.jwt_bearer_grant(signer, subject, client_secret, ctx)
+                        .await?,
+                ),
             },
         };
         let lifetime = response.expires_in().unwrap_or(DEFAULT_LIFETIME);
@@ -282,6 +301,66 @@ impl OAuth {
             .request_async(&call)
             .await
             .map_err(|e| token_error("client_credentials", &status, e))
+    }
+}
+
+impl OAuth {
+    async fn jwt_bearer_grant(
+        &self,
+        signer: &JwtSigner,
+        subject: &str,
+        client_secret: &SecretString,
+        ctx: &Ctx<'_>,
+    ) -> Result<BasicTokenResponse, ServiceNowError> {
+        const GRANT: &str = "jwt_bearer";
+        let client_id = self.client.client_id().as_str();
+        let assertion = signer
+            .assertion(client_id, subject, chrono::Utc::now().timestamp())
+            .map_err(|e| ServiceNowError::Auth {
+                grant: GRANT,
+                message: format!("signing the assertion failed: {e}"),
+            })?;
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", jwt::GRANT_TYPE)
+            .append_pair("client_id", client_id)
+            .append_pair("client_secret", client_secret.expose_secret())
+            .append_pair("assertion", assertion.expose_secret())
+            .finish();
+        let request = oauth2::http::Request::builder()
+            .method(oauth2::http::Method::POST)
+            .uri(self.client.token_uri().as_str())
+            .header(
+                oauth2::http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(oauth2::http::header::ACCEPT, "application/json")
+            .body(form.into_bytes())
+            .map_err(|e| ServiceNowError::Setup(format!("token request: {e}")))?;
+        let status = AtomicU16::new(0);
+        let call = TokenHttp {
+            ctx,
+            status: &status,
+        };
+        let response = call.call(request).await?;
+        token_response(response).map_err(|e| token_error(GRANT, &status, e))
+    }
+}
+
+/// Reads a token endpoint's answer as `oauth2` would: the token on 200, its error response
+/// otherwise.
+fn token_response(
+    response: oauth2::HttpResponse,
+) -> Result<BasicTokenResponse, RequestTokenError<ServiceNowError, BasicErrorResponse>> {
+    let body = response.body();
+    let mut json = serde_json::Deserializer::from_slice(body);
+    if response.status() == oauth2::http::StatusCode::OK {
+        serde_path_to_error::deserialize(&mut json)
+            .map_err(|e| RequestTokenError::Parse(e, Vec::new()))
+    } else {
+        match serde_path_to_error::deserialize::<_, BasicErrorResponse>(&mut json) {
+            Ok(refusal) => Err(RequestTokenError::ServerResponse(refusal)),
+            Err(e) => Err(RequestTokenError::Parse(e, Vec::new())),
+        }
     }
 }
 

@@ -24,6 +24,7 @@ mod discovery;
 mod error;
 mod fence;
 mod flow;
+mod jwt;
 mod lengths;
 #[cfg(test)]
 mod link_properties;
@@ -45,6 +46,7 @@ pub use changes::{APPROVALS_TABLE, CHANGES_PAGE_SIZE, ChangeScope};
 pub use discovery::{Choice, FieldInfo};
 pub use error::{Disposition, ServiceNowError};
 pub use fence::{Fence, FenceFuture, WriteFence};
+pub use jwt::JwtSigner;
 pub use lengths::StringLengths;
 pub use reference::{ReferenceError, ReferenceKind};
 pub use table::Journal;
@@ -68,6 +70,8 @@ struct Inner {
     transport: Transport,
     mode: AuthMode,
     username: Option<String>,
+    /// How the client signs in, for `check` and error lines: the mode and its identity.
+    principal: String,
     references: reference::Cache,
     string_lengths: lengths::Cache,
     labels: tags::Cache,
@@ -149,13 +153,17 @@ impl Client {
         };
         let username = match config.auth {
             AuthMode::Basic | AuthMode::OauthPassword => config.username.clone(),
-            AuthMode::OauthClientCredentials => None,
+            // The instance decides: the entity's application user, or the user the JWT
+            // provider maps the subject to.
+            AuthMode::OauthClientCredentials | AuthMode::OauthJwtBearer => None,
         };
+        let principal = principal(config);
         Ok(Self {
             inner: Arc::new(Inner {
                 transport,
                 mode: config.auth,
                 username,
+                principal,
                 references: reference::Cache::default(),
                 string_lengths: lengths::Cache::default(),
                 labels: tags::Cache::default(),
@@ -181,6 +189,11 @@ impl Client {
         self.inner.username.as_deref()
     }
 
+    /// How the client signs in: the auth mode and whom it names, never a secret.
+    pub fn principal(&self) -> &str {
+        &self.inner.principal
+    }
+
     /// The configured auth mode.
     pub fn auth_mode(&self) -> AuthMode {
         self.inner.mode
@@ -204,6 +217,22 @@ impl Client {
     }
 }
 
+fn principal(config: &ServiceNowConfig) -> String {
+    let user = config.username.as_deref().unwrap_or("no user");
+    match (config.auth, &config.jwt) {
+        (AuthMode::Basic, _) => format!("basic auth as {user}"),
+        (AuthMode::OauthPassword, _) => format!("OAuth password grant as {user}"),
+        (AuthMode::OauthClientCredentials, _) => "OAuth client credentials".to_owned(),
+        (AuthMode::OauthJwtBearer, Some(jwt)) => format!(
+            "OAuth JWT bearer grant for subject {}, key id {}, {}",
+            jwt.subject,
+            jwt.key_id,
+            jwt.algorithm.as_str()
+        ),
+        (AuthMode::OauthJwtBearer, None) => "OAuth JWT bearer grant without a key".to_owned(),
+    }
+}
+
 fn build_auth(config: &ServiceNowConfig) -> Result<Auth, ServiceNowError> {
     let missing = |key: &str| {
         ServiceNowError::Setup(format!(
@@ -223,7 +252,7 @@ fn build_auth(config: &ServiceNowConfig) -> Result<Auth, ServiceNowError> {
     };
     match config.auth {
         AuthMode::Basic => Ok(Auth::basic(username()?, password()?)),
-        AuthMode::OauthPassword | AuthMode::OauthClientCredentials => {
+        AuthMode::OauthPassword | AuthMode::OauthClientCredentials | AuthMode::OauthJwtBearer => {
             let client_id = config
                 .client_id
                 .clone()
@@ -232,13 +261,24 @@ fn build_auth(config: &ServiceNowConfig) -> Result<Auth, ServiceNowError> {
                 .client_secret
                 .as_ref()
                 .ok_or_else(|| missing("client_secret"))?;
-            let grant = if config.auth == AuthMode::OauthPassword {
-                Grant::Password {
+            let grant = match config.auth {
+                AuthMode::OauthPassword => Grant::Password {
                     username: username()?,
                     password: password()?,
+                },
+                AuthMode::OauthJwtBearer => {
+                    let jwt = config.jwt.as_ref().ok_or_else(|| missing("jwt_key_file"))?;
+                    Grant::JwtBearer {
+                        signer: JwtSigner::new(jwt.algorithm, &jwt.key_id, &jwt.key)
+                            .map(Box::new)
+                            .map_err(|m| {
+                                ServiceNowError::Setup(format!("servicenow.jwt_key_file: {m}"))
+                            })?,
+                        subject: jwt.subject.clone(),
+                        client_secret: secret.clone(),
+                    }
                 }
-            } else {
-                Grant::ClientCredentials
+                _ => Grant::ClientCredentials,
             };
             Ok(Auth::oauth(token_url()?, client_id, secret, grant))
         }

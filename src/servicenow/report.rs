@@ -131,18 +131,19 @@ async fn batch_api(client: &Client) -> Line {
 }
 
 async fn authenticate(client: &Client) -> Result<Line, Line> {
-    let who = match (client.auth_mode(), client.integration_user()) {
-        (AuthMode::Basic, Some(u)) => format!("basic auth as {u}"),
-        (AuthMode::OauthPassword, Some(u)) => format!("OAuth password grant as {u}"),
-        (AuthMode::OauthClientCredentials, _) => "OAuth client credentials".to_owned(),
-        (_, None) => "no user".to_owned(),
-    };
+    let who = client.principal();
     let instance = crate::redact::url(client.instance_url().as_str());
     let failed = |e: ServiceNowError| {
+        let trouble = Trouble::of(&e);
+        let hint = match (trouble, client.auth_mode()) {
+            (Trouble::WrongCredentials, AuthMode::OauthJwtBearer) => {
+                "; the OAuth application of servicenow.client_id needs a JWT verifier map holding the public key of servicenow.jwt_key_file under servicenow.jwt_key_id, and servicenow.jwt_subject must name an active user through the JWT provider's User field"
+            }
+            _ => trouble.hint(),
+        };
         Line::fail(format!(
-            "{}: {instance} ({who}): {e}{}",
-            Trouble::of(&e).as_str(),
-            Trouble::of(&e).hint()
+            "{}: {instance} ({who}): {e}{hint}",
+            trouble.as_str()
         ))
     };
     client.transport().authenticate().await.map_err(failed)?;

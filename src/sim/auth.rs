@@ -36,6 +36,8 @@ struct Token {
 #[derive(Default)]
 pub(crate) struct TokenStore {
     tokens: Mutex<HashMap<String, Token>>,
+    /// The `jti` of every accepted assertion, with its expiry, so none is accepted twice.
+    seen_jti: Mutex<HashMap<String, i64>>,
 }
 
 impl TokenStore {
@@ -285,7 +287,91 @@ pub(crate) fn token_endpoint(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res
                 expires_in,
             }
         }
+        JWT_BEARER => {
+            let Some(user) = jwt_subject_user(sim, field("assertion"), &client) else {
+                return denied();
+            };
+            let access = new_token();
+            sim.tokens.lock().insert(
+                access.clone(),
+                Token {
+                    kind: Kind::Access,
+                    user,
+                    client,
+                    expires_at: access_until,
+                    refresh: None,
+                    from_password: false,
+                },
+            );
+            // The client signs a new assertion when the token runs out: no refresh token.
+            Issued {
+                access_token: access,
+                refresh_token: None,
+                scope: "useraccount",
+                token_type: "Bearer",
+                expires_in,
+            }
+        }
         _ => return denied(),
     };
     json(StatusCode::OK, &issued)
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+#[derive(serde::Deserialize)]
+struct AssertionClaims {
+    sub: String,
+    exp: i64,
+    jti: Option<String>,
+}
+
+/// The user an assertion signs in: the JWT provider's verifier checks the `kid`, signature,
+/// `iss` and `aud` (both the client id) and expiry against the wall clock the client signs
+/// with, then maps `sub` through the provider's User field to an active, unlocked sys_user.
+/// With JTI verification each `jti` counts once. Every refusal looks the same to the caller.
+fn jwt_subject_user(sim: &Sim, assertion: &str, client_id: &str) -> Option<String> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    let provider = sim.config.jwt_provider.as_ref()?;
+    let header = jsonwebtoken::decode_header(assertion).ok()?;
+    if header.kid.as_deref() != Some(provider.key_id.as_str()) {
+        return None;
+    }
+    let pem = provider.public_key_pem.as_bytes();
+    let key = match header.alg {
+        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 => DecodingKey::from_rsa_pem(pem),
+        Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(pem),
+        _ => return None,
+    }
+    .ok()?;
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&[client_id]);
+    validation.set_issuer(&[client_id]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
+        .ok()?
+        .claims;
+    if provider.jti_verification {
+        let jti = claims.jti?;
+        let now = chrono::Utc::now().timestamp();
+        let mut seen = sim
+            .tokens
+            .seen_jti
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen.retain(|_, exp| *exp + 60 > now);
+        if seen.insert(jti, claims.exp).is_some() {
+            return None;
+        }
+    }
+    let db = sim.read_db();
+    let def = db.schema.table("sys_user")?;
+    let (active, locked, name) = (
+        def.idx("active")?,
+        def.idx("locked_out")?,
+        def.idx("user_name")?,
+    );
+    db.find("sys_user", provider.user_field.column(), &claims.sub)
+        .filter(|r| r[active] == "true" && r[locked] != "true")
+        .map(|r| r[name].clone())
 }

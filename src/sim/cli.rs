@@ -9,7 +9,9 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
-use super::{Account, AfterCommit, FaultRule, Faults, RateLimit, SimConfig};
+use super::{
+    Account, AfterCommit, FaultRule, Faults, JwtProvider, JwtUserField, RateLimit, SimConfig,
+};
 
 pub const DEFAULT_INTEGRATION_USER: &str = "snowsync.integration";
 pub const DEFAULT_INTEGRATION_PASSWORD: &str = "snowsync";
@@ -48,6 +50,20 @@ pub struct SimArgs {
     /// Refuse the client_credentials grant, as a real instance does by default
     #[arg(long)]
     pub no_client_credentials: bool,
+    /// Accept the JWT bearer grant, verifying assertions with this public key (PEM, RSA or EC)
+    #[arg(long, value_name = "FILE")]
+    pub jwt_public_key: Option<PathBuf>,
+    /// The `kid` of the JWT verifier map entry holding --jwt-public-key
+    #[arg(long, default_value = "snowsync", requires = "jwt_public_key")]
+    pub jwt_key_id: String,
+    /// The sys_user field a JWT's subject is matched against
+    #[arg(
+        long,
+        value_enum,
+        default_value = "user-name",
+        requires = "jwt_public_key"
+    )]
+    pub jwt_user_field: JwtUserField,
     /// Access token lifetime in seconds (the `expires_in` reported)
     #[arg(long, default_value_t = 1799)]
     pub expires_in: u64,
@@ -108,6 +124,11 @@ pub enum SimCliError {
     },
     #[error("--{flag} must be between 0 and 1, got {value}")]
     Share { flag: &'static str, value: f64 },
+    #[error("reading the JWT public key {path}: {source}")]
+    JwtKey {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("serving the emulator: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -171,7 +192,22 @@ impl SimArgs {
             });
         }
         faults.hibernating |= self.hibernating;
+        let jwt_provider = match &self.jwt_public_key {
+            None => None,
+            Some(path) => Some(JwtProvider {
+                key_id: self.jwt_key_id.clone(),
+                public_key_pem: std::fs::read_to_string(path).map_err(|source| {
+                    SimCliError::JwtKey {
+                        path: path.clone(),
+                        source,
+                    }
+                })?,
+                user_field: self.jwt_user_field,
+                jti_verification: true,
+            }),
+        };
         Ok(SimConfig {
+            jwt_provider,
             listen: self.listen,
             public_url: self.public_url.clone(),
             integration: Account::new(
@@ -225,6 +261,14 @@ pub fn banner(config: &SimConfig, url: &url::Url) -> Vec<String> {
             },
             config.expires_in
         ),
+        match &config.jwt_provider {
+            Some(p) => format!(
+                "  JWT bearer grant: key id {}, subject matched on sys_user.{}",
+                p.key_id,
+                p.user_field.column()
+            ),
+            None => "  JWT bearer grant: off (--jwt-public-key turns it on)".to_owned(),
+        },
         format!("  stats at {url}sim/stats, faults at {url}sim/faults"),
     ]
 }

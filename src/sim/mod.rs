@@ -60,6 +60,34 @@ impl Account {
     }
 }
 
+/// The instance's JWT provider for the OAuth client: its verifier map entry (a public key
+/// under a `kid`) and the sys_user field the subject claim is matched against.
+#[derive(Debug, Clone)]
+pub struct JwtProvider {
+    pub key_id: String,
+    /// The verifier's public key (or certificate), PEM: RSA or EC.
+    pub public_key_pem: String,
+    pub user_field: JwtUserField,
+    /// Each `jti` is accepted once (the instance's default).
+    pub jti_verification: bool,
+}
+
+/// The sys_user field a JWT's `sub` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JwtUserField {
+    UserName,
+    Email,
+}
+
+impl JwtUserField {
+    pub fn column(self) -> &'static str {
+        match self {
+            Self::UserName => "user_name",
+            Self::Email => "email",
+        }
+    }
+}
+
 /// Everything the emulator is started with.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -74,6 +102,8 @@ pub struct SimConfig {
     pub oauth_client_secret: SecretString,
     /// The client_credentials grant (off by default on real instances, on here).
     pub client_credentials_enabled: bool,
+    /// The JWT bearer grant, when a JWT provider with a verifier is configured.
+    pub jwt_provider: Option<JwtProvider>,
     /// Access token lifetime in seconds, as `expires_in` reports it.
     pub expires_in: u64,
     pub refresh_token_lifespan: Duration,
@@ -105,6 +135,7 @@ impl Default for SimConfig {
             oauth_client_id: cli::DEFAULT_CLIENT_ID.to_owned(),
             oauth_client_secret: SecretString::from(cli::DEFAULT_CLIENT_SECRET.to_owned()),
             client_credentials_enabled: true,
+            jwt_provider: None,
             expires_in: 1799,
             refresh_token_lifespan: Duration::from_secs(8_640_000),
             faults: Faults::none(),

@@ -93,6 +93,7 @@ pub fn config(base: &url::Url, auth: AuthMode) -> ServiceNowConfig {
         client_secret: Some(SecretString::from("snowsync-secret")),
         username: Some("snowsync.integration".into()),
         password: Some(SecretString::from("snowsync")),
+        jwt: None,
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(10),
         max_concurrency: 8,

@@ -13,7 +13,7 @@ use super::{count, nonzero, secret};
 /// far fewer).
 const MAX_CONCURRENCY: usize = 256;
 use crate::config::raw::ServiceNow;
-use crate::config::{AuthMode, ConfigError, ServiceNowConfig};
+use crate::config::{AuthMode, ConfigError, JwtAlgorithm, JwtConfig, ServiceNowConfig};
 
 /// The credentials as configured, before checking that the auth mode has what it needs.
 struct Credentials {
@@ -38,6 +38,7 @@ pub(super) fn servicenow(
     let auth = sn.auth.unwrap_or(AuthMode::Basic);
     let credentials = credentials(origin, &mut sn)?;
     require_credentials(origin, auth, &credentials)?;
+    let jwt = jwt(origin, auth, &mut sn)?;
     if let Some(ca) = &sn.ca_file {
         ca_file(origin, ca)?;
     }
@@ -49,6 +50,7 @@ pub(super) fn servicenow(
         client_secret: credentials.client_secret,
         username: credentials.username,
         password: credentials.password,
+        jwt,
         connect_timeout: nonzero(
             origin,
             "servicenow.connect_timeout",
@@ -171,11 +173,81 @@ fn require_credentials(
             username()?;
             password()
         }
-        AuthMode::OauthClientCredentials => {
+        AuthMode::OauthClientCredentials | AuthMode::OauthJwtBearer => {
             client_id()?;
             client_secret()
         }
     }
+}
+
+/// The JWT bearer grant's settings: all three required in that mode, refused in any other
+/// (a key file that is silently ignored would hide a mistaken `auth`). The key is read and
+/// proven by signing once, so a bad key stops the start, not the first delivery.
+fn jwt(
+    origin: &str,
+    auth: AuthMode,
+    sn: &mut ServiceNow,
+) -> Result<Option<JwtConfig>, ConfigError> {
+    let key_file = sn.jwt_key_file.take();
+    let key_id = sn.jwt_key_id.take();
+    let subject = sn.jwt_subject.take();
+    let algorithm = sn.jwt_algorithm.take();
+    if auth != AuthMode::OauthJwtBearer {
+        let set = [
+            ("servicenow.jwt_key_file", key_file.is_some()),
+            ("servicenow.jwt_key_id", key_id.is_some()),
+            ("servicenow.jwt_subject", subject.is_some()),
+            ("servicenow.jwt_algorithm", algorithm.is_some()),
+        ];
+        return match set.iter().find(|(_, present)| *present) {
+            Some((key, _)) => Err(ConfigError::new(
+                origin,
+                *key,
+                format!(
+                    "only used with servicenow.auth = oauth_jwt_bearer (auth is {})",
+                    auth.as_str()
+                ),
+            )),
+            None => Ok(None),
+        };
+    }
+    let required = |key: &str| {
+        ConfigError::new(
+            origin,
+            key,
+            "required when servicenow.auth = oauth_jwt_bearer",
+        )
+    };
+    let key_file = key_file.ok_or_else(|| required("servicenow.jwt_key_file"))?;
+    let key_id = non_blank(key_id).ok_or_else(|| required("servicenow.jwt_key_id"))?;
+    let subject = non_blank(subject).ok_or_else(|| required("servicenow.jwt_subject"))?;
+    let algorithm = algorithm.unwrap_or(JwtAlgorithm::RS256);
+    let key = std::fs::read_to_string(&key_file)
+        .map(SecretString::from)
+        .map_err(|e| {
+            ConfigError::new(
+                origin,
+                "servicenow.jwt_key_file",
+                format!("cannot read {}: {e}", key_file.display()),
+            )
+        })?;
+    crate::servicenow::JwtSigner::new(algorithm, &key_id, &key).map_err(|m| {
+        ConfigError::new(
+            origin,
+            "servicenow.jwt_key_file",
+            format!("{}: {m}", key_file.display()),
+        )
+    })?;
+    Ok(Some(JwtConfig {
+        key,
+        key_id,
+        subject,
+        algorithm,
+    }))
+}
+
+fn non_blank(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
 }
 
 /// The same check the client makes when it starts (`servicenow::ca_certificates`).
