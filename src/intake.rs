@@ -473,6 +473,7 @@ fn ticket_payload(plan: &TicketPlan) -> serde_json::Value {
         references,
         tags: Vec::new(),
         custom_fields: plan.custom_fields.clone(),
+        enrichment: plan.enrichment.clone(),
     };
     // Invariant: TicketPayload is plain data; serialising cannot fail.
     serde_json::to_value(payload).unwrap_or_default()

@@ -71,6 +71,24 @@ pub struct TicketPayload {
     /// instance's `max_length` from `sys_dictionary`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_fields: Vec<String>,
+    /// The description to render again at delivery with the subject's details from the
+    /// instance (`enrich_from_instance`); rows without it are sent as rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrichment: Option<Enrichment>,
+}
+
+/// What delivery needs to fill the digest's user details from sys_user: whom to look up,
+/// and the template and data the description was rendered with at intake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Enrichment {
+    /// The user name or email the subject is looked up by (as a caller reference is).
+    pub user: String,
+    /// The field the template fills, and the most characters it may hold.
+    pub field: String,
+    pub limit: Option<usize>,
+    /// The template's name, and the data it saw at intake.
+    pub template: String,
+    pub context: Value,
 }
 
 /// The payload of a `notify_source` row.

@@ -67,6 +67,7 @@ pub async fn start(
         client.clone(),
         notifier,
         config.outbox.batch_size,
+        intake.pipeline.clone(),
     ));
     let workers = WorkerPool::start(
         db.clone(),

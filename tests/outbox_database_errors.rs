@@ -24,6 +24,7 @@ on_both_engines!(
             h.deliverer.client.clone(),
             h.deliverer.notifier.clone(),
             h.config.outbox.batch_size,
+            h.intake.pipeline.clone(),
         );
         assert!(
             snowsync::outbox::dispatch_once(&h.db, "unlucky", &h.config.outbox, &unlucky)

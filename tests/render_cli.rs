@@ -290,3 +290,16 @@ fn check_warns_that_grouping_by_check_is_not_acted_on_and_of_no_other_mapping_ke
     );
     assert!(out.status.success(), "a warning is not a failure");
 }
+
+#[test]
+fn render_says_which_field_delivery_completes_from_the_instance() {
+    let out = stdout(&snowsync(&[
+        "render",
+        "--finding",
+        "tests/fixtures/karsch_generic.json",
+    ]));
+    assert!(
+        out.contains("enrichment:     description completed at delivery from the sys_user record of `karsch.heuck@simubiz.com`"),
+        "{out}"
+    );
+}

@@ -139,6 +139,13 @@ fn text(finding_key: &str, plan: &TicketPlan, mappings: &Mappings) -> String {
         plan.tags.join(", ")
     };
     let _ = writeln!(out, "tags:           {tags}");
+    if let Some(e) = &plan.enrichment {
+        let _ = writeln!(
+            out,
+            "enrichment:     {} completed at delivery from the sys_user record of `{}` (shown here as the source sent it)",
+            e.field, e.user
+        );
+    }
     let _ = writeln!(out, "payload:");
     let body = serde_json::to_string_pretty(&plan.fields).unwrap_or_default();
     let _ = writeln!(out, "{body}");

@@ -26,6 +26,7 @@ pub fn listing() -> String {
     out.push_str("Templates run in strict mode: a name not listed here is an error at load (`snowsync check --offline`), not an empty string.\n");
     out.push_str("A variable whose value is unknown for a finding is `null`; use `{{#if name}}` or the `default` helper.\n");
     out.push_str("Helpers: `join LIST \", \"`, `truncate TEXT N`, `default VALUE \"fallback\"`, `upper TEXT`, `date TIMESTAMP \"%Y-%m-%d\"`.\n");
+    out.push_str("With `enrich_from_instance = true` in the profile, the description is rendered again at delivery with the subject's sys_user record: `subject.display_name`, `manager`, `phone`, `department` and `location` are filled where the source left them out, and `subject.from_servicenow` lists which (`[\"manager\", \"department\"]`); sources never send `department` or `location`.\n");
     out.push_str("This page is the output of `snowsync render --variables`.\n\n");
     out.push_str("## A check finding (Oort, generic)\n\n| variable | example |\n|---|---|\n");
     rows(&mut out, "", &check);

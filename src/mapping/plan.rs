@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::profile::{Caller, GroupBy, Profile};
 use super::{Mappings, Selection};
 use crate::domain::{Finding, ReferenceKind, SourceEvent, spelled};
+use crate::operation::Enrichment;
 use crate::template::{self, ContextInfo, TemplateData, TemplateError, Templates};
 
 /// What to send to ServiceNow for one finding event.
@@ -28,6 +29,8 @@ pub struct TicketPlan {
     /// The fields filled by the profile's custom field mappings (on a create): cut here to
     /// the lengths known when planning, and again at delivery to the instance's.
     pub custom_fields: Vec<String>,
+    /// On a create with `enrich_from_instance`: the description to complete at delivery.
+    pub enrichment: Option<Enrichment>,
 }
 
 spelled! {
@@ -210,6 +213,7 @@ struct Planner<'a> {
     fields: Map<String, Value>,
     references: BTreeMap<String, (ReferenceKind, String)>,
     tags: Vec<String>,
+    enrichment: Option<Enrichment>,
 }
 
 impl<'a> Planner<'a> {
@@ -245,6 +249,7 @@ impl<'a> Planner<'a> {
             fields: Map::new(),
             references: BTreeMap::new(),
             tags: Vec::new(),
+            enrichment: None,
         }
     }
 
@@ -283,6 +288,19 @@ impl<'a> Planner<'a> {
         let p = self.profile();
         self.render_field("short_description", &p.templates.short_description)?;
         self.render_field("description", &p.templates.description)?;
+        if p.enrich_from_instance {
+            let subject = &self.finding.subject;
+            let user = subject.email_address().unwrap_or(&subject.login).trim();
+            if !user.is_empty() {
+                self.enrichment = Some(Enrichment {
+                    user: user.to_owned(),
+                    field: "description".to_owned(),
+                    limit: self.lengths.limit(p.table.as_str(), "description"),
+                    template: p.templates.description.clone(),
+                    context: self.context.value().clone(),
+                });
+            }
+        }
         let (impact, urgency) = p.levels(self.finding.severity);
         self.set("impact", impact.code().to_string());
         self.set("urgency", urgency.code().to_string());
@@ -354,6 +372,7 @@ impl<'a> Planner<'a> {
             references: self.references,
             tags: self.tags,
             custom_fields,
+            enrichment: self.enrichment,
         }
     }
 }

@@ -178,6 +178,9 @@ pub struct Profile {
     pub tags: Vec<String>,
     /// A closed ticket is reopened when its finding fails again within this; else a new one.
     pub reopen_within: Option<Duration>,
+    /// Fill the digest's user details the source left out from the subject's sys_user
+    /// record, looked up at delivery.
+    pub enrich_from_instance: bool,
     pub group_by: GroupBy,
     pub templates: ProfileTemplates,
     pub fields: Vec<CustomField>,

@@ -90,6 +90,8 @@ pub(super) struct RawProfile {
     #[serde(default)]
     pub reopen_within: Option<String>,
     #[serde(default)]
+    pub enrich_from_instance: Option<bool>,
+    #[serde(default)]
     pub group_by: Option<String>,
     #[serde(default)]
     pub group_cap: Option<i64>,

@@ -119,9 +119,15 @@ impl ServiceNowDeliverer {
             .iter()
             .filter(|r| !matches!(r.op, OpKind::NotifySource | OpKind::ApplyTags))
             .filter_map(|r| serde_json::from_value::<TicketPayload>(r.payload.clone()).ok())
-            .flat_map(|p| p.references.into_values())
-            .filter(|r| r.kind.unlookable(&r.name).is_none())
-            .map(|r| (r.kind, r.name))
+            .flat_map(|p| {
+                // The subject whose details enrich the digest is looked up like a caller.
+                let subject = p.enrichment.map(|e| (ReferenceKind::User, e.user));
+                p.references
+                    .into_values()
+                    .filter(|r| r.kind.unlookable(&r.name).is_none())
+                    .map(|r| (r.kind, r.name))
+                    .chain(subject)
+            })
             .collect();
         self.client.prefetch_references(&wanted).await;
     }

@@ -37,21 +37,26 @@ pub struct ServiceNowDeliverer {
     pub notifier: Notifier,
     /// The most Batch API items in one call (`outbox.batch_size`).
     pub(super) batch_size: usize,
+    /// The templates in force, for descriptions completed at delivery (`outbox::enrich`).
+    templates: crate::pipeline::Live,
 }
 
 impl ServiceNowDeliverer {
-    /// A deliverer sending at most `batch_size` items in one Batch API call.
+    /// A deliverer sending at most `batch_size` items in one Batch API call, completing
+    /// enriched descriptions with `templates`.
     pub fn new(
         db: DatabaseConnection,
         client: Client,
         notifier: Notifier,
         batch_size: usize,
+        templates: crate::pipeline::Live,
     ) -> Self {
         Self {
             db,
             client,
             notifier,
             batch_size: batch_size.max(1),
+            templates,
         }
     }
 }
@@ -176,6 +181,14 @@ impl ServiceNowDeliverer {
         payload: &TicketPayload,
     ) -> Result<Map<String, Value>, Failure> {
         let mut fields = payload.fields.clone();
+        if let Some(enrichment) = &payload.enrichment {
+            let templates = self.templates.current().templates.clone();
+            if let Some(text) =
+                super::enrich::enriched(&self.client, &templates, enrichment).await?
+            {
+                fields.insert(enrichment.field.clone(), Value::String(text));
+            }
+        }
         for (field, reference) in &payload.references {
             // Rows queued before intake learned to drop such names still carry them.
             if reference.optional

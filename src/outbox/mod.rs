@@ -7,6 +7,7 @@
 
 mod batch;
 pub mod deliver;
+mod enrich;
 pub mod lease;
 pub mod notify;
 pub mod outage;

@@ -48,7 +48,7 @@ pub use error::{Disposition, ServiceNowError};
 pub use fence::{Fence, FenceFuture, WriteFence};
 pub use jwt::JwtSigner;
 pub use lengths::StringLengths;
-pub use reference::{ReferenceError, ReferenceKind};
+pub use reference::{ReferenceError, ReferenceKind, UserDetails};
 pub use table::Journal;
 pub use wire::{Record, format_datetime, parse_datetime, record_link};
 

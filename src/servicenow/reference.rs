@@ -51,10 +51,22 @@ impl ReferenceKind {
         self.query(value).err()
     }
 
+    /// A user's details come with its lookup, so one request serves both the reference and
+    /// the digest's user details ([`Client::user_details`]).
     fn fields(self) -> &'static [&'static str] {
         match self {
             Self::Group | Self::Service => &["name", "active"],
-            Self::User => &["name", "user_name", "email", "active"],
+            Self::User => &[
+                "name",
+                "user_name",
+                "email",
+                "active",
+                "phone",
+                "mobile_phone",
+                "manager.name",
+                "department.name",
+                "location.name",
+            ],
         }
     }
 }
@@ -103,7 +115,8 @@ impl ReferenceError {
 /// What a lookup found: kept in the cache, misses included.
 #[derive(Debug, Clone)]
 enum Found {
-    One(String),
+    /// The sys_id, and for a user what the digest can show of them.
+    One(String, Option<UserDetails>),
     None,
     /// `name (sys_id)` of the first few matches.
     Several(Vec<String>),
@@ -134,7 +147,7 @@ struct Freshness;
 impl moka::Expiry<Key, Found> for Freshness {
     fn expire_after_create(&self, _: &Key, found: &Found, _: Instant) -> Option<Duration> {
         Some(match found {
-            Found::One(_) => TTL,
+            Found::One(..) => TTL,
             Found::None | Found::Several(_) => MISS_TTL,
         })
     }
@@ -171,7 +184,7 @@ impl Client {
             .await
             .map_err(|e| lookup(unshare(&e)))?;
         match found {
-            Found::One(sys_id) => {
+            Found::One(sys_id, _) => {
                 debug!(%kind, value, sys_id, "resolved reference");
                 Ok(sys_id)
             }
@@ -198,7 +211,33 @@ impl Client {
                 "reference",
             )
             .await?;
-        Ok(judge(&page.rows))
+        Ok(judge(kind, &page.rows))
+    }
+
+    /// What the instance knows of the one user `name` names (user name, email or full name,
+    /// as a caller reference is looked up): `None` when none or several match. It shares the
+    /// reference cache, so a ticket whose caller is the same user costs one lookup in all,
+    /// and findings of one user one lookup between them.
+    pub async fn user_details(&self, name: &str) -> Result<Option<UserDetails>, ServiceNowError> {
+        let kind = ReferenceKind::User;
+        let value = name.trim();
+        let Ok(query) = kind.query(value) else {
+            return Ok(None);
+        };
+        if value.is_empty() {
+            return Ok(None);
+        }
+        let found = self
+            .inner
+            .references
+            .0
+            .try_get_with((kind, value.to_owned()), self.look_up(kind, &query))
+            .await
+            .map_err(|e| unshare(&e))?;
+        Ok(match found {
+            Found::One(_, details) => details,
+            Found::None | Found::Several(_) => None,
+        })
     }
 
     /// Looks up, in one Batch API call, every name of `wanted` the cache does not hold yet,
@@ -242,7 +281,7 @@ impl Client {
         };
         for (key, answer) in keys.into_iter().zip(answers) {
             if let Ok(rows) = answer.result {
-                cache.insert(key, judge(&rows)).await;
+                cache.insert(key.clone(), judge(key.0, &rows)).await;
             }
         }
     }
@@ -250,7 +289,7 @@ impl Client {
 
 /// What the matches of a name's lookup say: one record, none, or several. When several
 /// match and exactly one of them is active, that one is taken.
-fn judge(rows: &[Record]) -> Found {
+fn judge(kind: ReferenceKind, rows: &[Record]) -> Found {
     let chosen = match rows.len() {
         0 => None,
         1 => rows.first(),
@@ -262,9 +301,41 @@ fn judge(rows: &[Record]) -> Found {
             }
         }
     };
-    match chosen.and_then(Record::sys_id) {
-        Some(sys_id) => Found::One(sys_id.to_owned()),
+    match chosen.and_then(|r| Some((r, r.sys_id()?))) {
+        Some((record, sys_id)) => Found::One(
+            sys_id.to_owned(),
+            (kind == ReferenceKind::User).then(|| UserDetails::of(record)),
+        ),
         None => Found::None,
+    }
+}
+
+/// A user as the digest shows them, from their sys_user record; a field the record leaves
+/// empty (or the caller may not read) is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserDetails {
+    pub display_name: Option<String>,
+    pub manager: Option<String>,
+    pub phone: Option<String>,
+    pub department: Option<String>,
+    pub location: Option<String>,
+}
+
+impl UserDetails {
+    fn of(r: &Record) -> Self {
+        let text = |field: &str| {
+            r.str(field)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        Self {
+            display_name: text("name"),
+            manager: text("manager.name"),
+            phone: text("phone").or_else(|| text("mobile_phone")),
+            department: text("department.name"),
+            location: text("location.name"),
+        }
     }
 }
 

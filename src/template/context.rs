@@ -36,7 +36,7 @@ pub fn source_label(finding: &Finding) -> String {
 /// Top-level names: `source`, `source_label`, `kind`, `check_id`, `title`, `severity`,
 /// `subject` (`login`, `email`, `display_name`, `status`, `user_type`, `manager`, `phone`,
 /// `ip_addresses` [`address`, `location`], `used_applications`, `unused_applications`,
-/// `used_factors`, `last_sign_in_location`), `description`, `recommended_actions`, `link`,
+/// `used_factors`, `last_sign_in_location`, `department`, `location`, `from_servicenow`), `description`, `recommended_actions`, `link`,
 /// `occurred_at`, `attributes`, `approval` (`request_id`, `computer`, `user`, `application`,
 /// `path`, `hash`, `publisher`, `requested_action`, `justification`, or null), `key`,
 /// `event`, `occurrences`, `rule`, `profile`, `correlation_id`.
@@ -80,6 +80,10 @@ pub fn context(finding: &Finding, info: ContextInfo<'_>) -> Value {
             "unused_applications": s.unused_applications,
             "used_factors": s.used_factors,
             "last_sign_in_location": s.last_sign_in_location,
+            // Sources do not send these; enrichment fills them from the instance.
+            "department": null,
+            "location": null,
+            "from_servicenow": [],
         },
         "description": finding.description,
         "recommended_actions": finding.recommended_actions,

@@ -232,6 +232,11 @@ impl TemplateData {
     pub fn new(data: serde_json::Value) -> Self {
         Self(Context::from(data))
     }
+
+    /// The data, as given.
+    pub fn value(&self) -> &serde_json::Value {
+        self.0.data()
+    }
 }
 
 /// The one registry configuration: strict variables, plain text output, our helpers.

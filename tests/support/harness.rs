@@ -161,11 +161,13 @@ pub fn intake(db: &DatabaseConnection, config: &Config) -> Intake {
 }
 
 pub fn deliverer(db: &DatabaseConnection, config: &Config) -> ServiceNowDeliverer {
+    let pipeline = snowsync::pipeline::load(&config.mapping).expect("mappings and templates");
     ServiceNowDeliverer::new(
         db.clone(),
         Client::new(&config.servicenow).expect("client"),
         Notifier::new(config.sources.clone(), Duration::from_secs(1)).expect("notifier"),
         config.outbox.batch_size,
+        pipeline.into(),
     )
 }
 

@@ -113,6 +113,7 @@ pub(super) fn profile(
         escalate_when,
         tags,
         reopen_within,
+        enrich_from_instance: raw.enrich_from_instance.unwrap_or(false),
         group_by,
         templates,
         fields,

@@ -59,6 +59,18 @@ const USER: &[Spec] = &[
     ("locked_out", "Locked out", B, 40),
     ("time_zone", "Time zone", S, 40),
     ("manager", "Manager", Ref("sys_user"), 32),
+    ("phone", "Business phone", S, 40),
+    ("mobile_phone", "Mobile phone", S, 40),
+    ("department", "Department", Ref("cmn_department"), 32),
+    ("location", "Location", Ref("cmn_location"), 32),
+];
+
+const DEPARTMENT: &[Spec] = &[("name", "Name", S, 100), ("id", "ID", S, 40)];
+
+const LOCATION: &[Spec] = &[
+    ("name", "Name", S, 100),
+    ("city", "City", S, 100),
+    ("country", "Country", S, 40),
 ];
 
 const GROUP: &[Spec] = &[
@@ -260,6 +272,24 @@ pub(super) fn build() -> Vec<TableSpec> {
             None,
             false,
             plain_table("cmdb_ci_service", SERVICE),
+        ),
+        spec(
+            "cmn_department",
+            "Department",
+            None,
+            "name",
+            None,
+            false,
+            plain_table("cmn_department", DEPARTMENT),
+        ),
+        spec(
+            "cmn_location",
+            "Location",
+            None,
+            "name",
+            None,
+            false,
+            plain_table("cmn_location", LOCATION),
         ),
         spec(
             "label",

@@ -93,15 +93,36 @@ pub(crate) fn seed(db: &mut Db, config: &SimConfig, now: &str) -> Seeded {
             help_desk = id;
         }
     }
-    // People without sign-in: callers and assignees for tests to point at.
-    for (user, first, last) in [
-        ("abel.tuter", "Abel", "Tuter"),
-        ("joe.employee", "Joe", "Employee"),
-        ("david.loo", "David", "Loo"),
+    let finance = insert(
+        db,
+        "cmn_department",
+        "finance",
+        &[("name", "Finance")],
+        &ctx,
+    );
+    let it = insert(db, "cmn_department", "it", &[("name", "IT")], &ctx);
+    let san_diego = insert(
+        db,
+        "cmn_location",
+        "san-diego",
+        &[
+            ("name", "San Diego"),
+            ("city", "San Diego"),
+            ("country", "USA"),
+        ],
+        &ctx,
+    );
+    // People without sign-in: callers and assignees for tests to point at, with the details
+    // a digest fills from the instance (department, location, phone, manager).
+    let mut manager = String::new();
+    for (user, first, last, department, phone) in [
+        ("david.loo", "David", "Loo", &it, "+1 858 555 0101"),
+        ("abel.tuter", "Abel", "Tuter", &finance, "+1 858 555 0102"),
+        ("joe.employee", "Joe", "Employee", &finance, ""),
     ] {
         let name = format!("{first} {last}");
         let email = format!("{user}@example.com");
-        insert(
+        let id = insert(
             db,
             "sys_user",
             user,
@@ -112,9 +133,16 @@ pub(crate) fn seed(db: &mut Db, config: &SimConfig, now: &str) -> Seeded {
                 ("last_name", last),
                 ("email", &email),
                 ("time_zone", "Etc/GMT+7"),
+                ("phone", phone),
+                ("department", department),
+                ("location", &san_diego),
+                ("manager", &manager),
             ],
             &ctx,
         );
+        if manager.is_empty() {
+            manager = id;
+        }
     }
     // Two groups share the name "Hardware", as happens on real instances: looking a group up
     // by name must cope with several matches.
