@@ -43,6 +43,11 @@ fn demo_runs_from_an_empty_folder_on_the_built_in_starter_files_and_leaves_it_em
     let out = text(&output.stdout);
     assert!(out.contains("INC0010001"), "{out}");
     assert!(out.contains("signature verified"), "{out}");
+    assert!(
+        out.contains("Department            : Finance")
+            && out.contains("(From ServiceNow's user record: display name, manager, phone, department, location.)"),
+        "the demo shows a digest completed from the instance: {out}"
+    );
     assert_eq!(entries(dir.path()), Vec::<String>::new());
 }
 

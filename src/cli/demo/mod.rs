@@ -60,6 +60,7 @@ async fn demo(sim: &sim::SimHandle, dir: &std::path::Path, keep: bool) -> anyhow
     let running = service::start(&config, listener, shutdown).await?;
     println!("snowsync API:        {}\n", running.url());
 
+    fill_directory(sim, &config).await?;
     let http = reqwest::Client::new();
     for (path, body, what) in [
         (
@@ -114,6 +115,47 @@ async fn demo(sim: &sim::SimHandle, dir: &std::path::Path, keep: bool) -> anyhow
     }
     running.stop().await;
     way_back?;
+    Ok(())
+}
+
+/// Two of the three people of the Oort event, as the instance's user directory knows them:
+/// their digests show the details filled from ServiceNow, the third's "N/A".
+async fn fill_directory(
+    sim: &sim::SimHandle,
+    config: &crate::config::Config,
+) -> anyhow::Result<()> {
+    let desk = round_trip::help_desk(sim, config)?;
+    let sys_id = async |table: &str, query: &str| -> anyhow::Result<String> {
+        desk.query(table, query, &["sys_id"], 1)
+            .await?
+            .first()
+            .and_then(|r| r.sys_id().map(str::to_owned))
+            .with_context(|| format!("the emulator has no {table} record {query}"))
+    };
+    let finance = sys_id("cmn_department", "name=Finance").await?;
+    let it = sys_id("cmn_department", "name=IT").await?;
+    let san_diego = sys_id("cmn_location", "name=San Diego").await?;
+    let manager = sys_id("sys_user", "user_name=david.loo").await?;
+    for (user, name, phone, department) in [
+        ("ana.souza", "Ana Souza", "+1 858 555 0131", &finance),
+        ("li.wei", "Li Wei", "+1 858 555 0132", &it),
+    ] {
+        let fields: serde_json::Map<String, serde_json::Value> = serde_json::json!({
+            "user_name": user,
+            "name": name,
+            "email": format!("{user}@simubiz.com"),
+            "phone": phone,
+            "department": department,
+            "location": san_diego,
+            "manager": manager,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        desk.create("sys_user", &fields, &["sys_id"])
+            .await
+            .with_context(|| format!("adding {user} to the emulator's users"))?;
+    }
     Ok(())
 }
 
@@ -199,6 +241,7 @@ async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> any
         .map(str::to_owned),
     ];
     let mut digest = None;
+    let mut enriched = None;
     for finding in &rows {
         let Some(link) = findings::link(db, finding.id).await? else {
             continue;
@@ -246,10 +289,16 @@ async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> any
             },
             finding.subject.clone(),
         ]);
-        if digest.is_none() && finding.check_id == "ip-threat-detected" {
-            digest = ticket
+        let described = || {
+            ticket
                 .str("description")
-                .map(|d| (ticket.number().unwrap_or("-").to_owned(), d.to_owned()));
+                .map(|d| (ticket.number().unwrap_or("-").to_owned(), d.to_owned()))
+        };
+        if digest.is_none() && finding.check_id == "ip-threat-detected" {
+            digest = described();
+        }
+        if enriched.is_none() && finding.subject == "ana.souza@simubiz.com" {
+            enriched = described();
         }
     }
     let widths: Vec<usize> = (0..6)
@@ -272,6 +321,11 @@ async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> any
     }
     if let Some((number, description)) = digest {
         println!("\nDescription of {number}:\n{description}");
+    }
+    if let Some((number, description)) = enriched {
+        println!(
+            "\nDescription of {number} (Oort sent only the email; the user details come from ServiceNow):\n{description}"
+        );
     }
     Ok(())
 }
