@@ -21,15 +21,30 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         in_flight: args.workers * 2,
         batch_size: args.batch_size,
         faults: Faults::none(),
+        untagged: false,
     };
     let world = World::start(&setup).await?;
     let counted = phases(&world, total, args.senders).await;
     world.stop().await;
     let [before, created, updated, closed] = counted?;
+    let plain = World::start(&Setup {
+        untagged: true,
+        ..setup
+    })
+    .await?;
+    let untagged = creates(&plain, total, args.senders).await;
+    plain.stop().await;
+    let [plain_before, plain_created] = untagged?;
 
     let mut report = Report::new(
         "request economy",
-        &["requests", "per create", "per update", "per close"],
+        &[
+            "requests",
+            "per create",
+            "per update",
+            "per close",
+            "per create without tags",
+        ],
     );
     report.parameter("findings", total);
     report.parameter("workers", args.workers);
@@ -38,13 +53,14 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         "each column is one phase's requests divided by the findings; `wire` rows are HTTP \
          requests, `batch item` rows the items inside Batch API calls; the create phase \
          includes the tags (the mapping tags every ticket), so tags cost the batch call and \
-         its label_entry items"
+         its label_entry items; the last column is a second run whose one profile has no tags"
             .to_owned(),
     );
     let pairs = [
         (&before, &created),
         (&created, &updated),
         (&updated, &closed),
+        (&plain_before, &plain_created),
     ];
     let per = |count: u64| num(count as f64 / total as f64);
     let phase_row = |label: String, of: &dyn Fn(&SimStats) -> u64| -> Vec<serde_json::Value> {
@@ -66,6 +82,14 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         report.row(phase_row(format!("  batch item: {endpoint}"), &items));
     }
     Ok(report)
+}
+
+/// The emulator's counts before and after creating a ticket for each of `total` findings.
+async fn creates(world: &World, total: usize, senders: usize) -> anyhow::Result<[SimStats; 2]> {
+    let before = world.stats().await;
+    world.send(total, senders, harness::finding).await?;
+    world.drain().await?;
+    Ok([before, world.stats().await])
 }
 
 /// The emulator's counts before and after each phase.

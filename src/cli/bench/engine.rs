@@ -15,6 +15,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         "engine-bound",
         &[
             "engine",
+            "instances",
             "findings",
             "workers",
             "ingest s",
@@ -39,13 +40,20 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
          peak RSS is the high-water mark so far, so it only grows down the table"
             .to_owned(),
     );
-    let mut engines = vec![("SQLite", None)];
+    let mut engines = vec![("SQLite", None, 1)];
     if let Some(url) = &args.database {
-        engines.push(("PostgreSQL", Some(url.clone())));
+        engines.push(("PostgreSQL", Some(url.clone()), 1));
+        // Two service instances sharing one database: how the outbox's claims scale out.
+        engines.push(("PostgreSQL", Some(url.clone()), 2));
+        report.notes.push(
+            "two instances run in this one process, on the same CPUs: the row shows how the \
+             shared database's claims and fences scale, not what a second machine would add"
+                .to_owned(),
+        );
     }
     let mut sizes = args.findings.clone();
     sizes.sort_unstable();
-    for (engine, postgres) in engines {
+    for (engine, postgres, instances) in engines {
         for &total in &sizes {
             let setup = Setup {
                 postgres: postgres.clone(),
@@ -53,8 +61,12 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
                 in_flight: args.workers * 2,
                 batch_size: args.batch_size,
                 faults: Faults::none(),
+                untagged: false,
             };
-            let world = World::start(&setup).await?;
+            let mut world = World::start(&setup).await?;
+            for _ in 1..instances {
+                world.add_instance().await?;
+            }
             let cpu = harness::cpu_time();
             let started = Instant::now();
             let sent = world.send(total, args.senders, harness::finding).await;
@@ -71,6 +83,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
             let n = total.max(1) as f64;
             report.row(vec![
                 json!(engine),
+                json!(instances),
                 json!(total),
                 json!(args.workers),
                 num(ingest),

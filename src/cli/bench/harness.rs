@@ -24,12 +24,29 @@ pub struct Setup {
     /// `outbox.batch_size`.
     pub batch_size: usize,
     pub faults: Faults,
+    /// One profile without tags instead of the starter mappings (which tag every ticket).
+    pub untagged: bool,
 }
+
+/// The mapping of an untagged run: the starter identity profile's references, no tags.
+const UNTAGGED: &str = r#"[default]
+profile = "untagged"
+
+[profile.untagged]
+table = "incident"
+assignment_group = "Identity and Access"
+business_service = "Identity Management"
+caller = "subject"
+"#;
 
 /// A started emulator and service.
 pub struct World {
     pub sim: sim::SimHandle,
     pub running: Running,
+    /// Further service instances on the same database and emulator (`World::add_instance`);
+    /// findings are sent to every instance in turn.
+    others: Vec<Running>,
+    config: crate::config::Config,
     pub http: reqwest::Client,
     api_key: String,
     dir: std::path::PathBuf,
@@ -52,6 +69,14 @@ impl World {
         config.outbox.batch_size = setup.batch_size.max(1);
         config.servicenow.max_concurrency = setup.in_flight.max(1);
         config.servicenow.requests_per_second = 100_000.0;
+        if setup.untagged {
+            let rules = dir.join("mappings");
+            std::fs::create_dir_all(&rules)
+                .and_then(|()| std::fs::write(rules.join("untagged.toml"), UNTAGGED))
+                .with_context(|| format!("writing {}", rules.display()))?;
+            config.mapping.rules_dir = Some(rules);
+            config.mapping.local_rules_dir = None;
+        }
         let mut schema = None;
         if let Some(url) = &setup.postgres {
             // A schema of its own, so runs (and the test suite) never see each other's rows.
@@ -67,11 +92,24 @@ impl World {
         Ok(Self {
             sim,
             running,
+            others: Vec::new(),
+            config,
             http: reqwest::Client::new(),
             api_key,
             dir,
             schema,
         })
+    }
+
+    /// Starts one more service instance, with its own workers and API, on the same database
+    /// and emulator, as a second process of a deployment would be.
+    pub async fn add_instance(&mut self) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind(self.config.http.listen)
+            .await
+            .context("binding the API listener of another instance")?;
+        let running = service::start(&self.config, listener, CancellationToken::new()).await?;
+        self.others.push(running);
+        Ok(())
     }
 
     /// The full URL of an API path such as `/v1/findings`.
@@ -98,9 +136,21 @@ impl World {
     ) -> anyhow::Result<Vec<i64>> {
         let next = Arc::new(AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
+        let urls: Vec<String> = std::iter::once(&self.running)
+            .chain(&self.others)
+            .map(|r| format!("{}/v1/findings", r.url()))
+            .collect();
         for _ in 0..senders.max(1) {
             let next = next.clone();
-            let request = self.post("/v1/findings", String::new());
+            let requests: Vec<reqwest::RequestBuilder> = urls
+                .iter()
+                .map(|url| {
+                    self.http
+                        .post(url)
+                        .header("x-api-client-token", &self.api_key)
+                        .header("content-type", "application/json")
+                })
+                .collect();
             tasks.spawn(async move {
                 let mut ids = Vec::new();
                 loop {
@@ -108,7 +158,8 @@ impl World {
                     if n >= total {
                         return Ok::<_, anyhow::Error>(ids);
                     }
-                    // Invariant: the builder has a plain string body, so it always clones.
+                    let request = &requests[n % requests.len()];
+                    // Invariant: the builder has no body yet, so it always clones.
                     let Some(builder) = request.try_clone() else {
                         bail!("request not clonable");
                     };
@@ -141,6 +192,9 @@ impl World {
     }
 
     pub async fn stop(self) {
+        for other in self.others {
+            other.stop().await;
+        }
         self.running.stop().await;
         self.sim.shutdown().await;
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -21,6 +21,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         in_flight: args.workers * 2,
         batch_size: args.batch_size,
         faults: Faults::none(),
+        untagged: false,
     };
     let world = World::start(&setup).await?;
     let (mut latencies, errors, seconds) = send_at_rate(&world, total, rate).await;

@@ -50,6 +50,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
             in_flight,
             batch_size,
             faults: Faults::none().with_rule(FaultRule::latency(LATENCY, Duration::ZERO)),
+            untagged: false,
         };
         let world = World::start(&setup).await?;
         let started = Instant::now();
