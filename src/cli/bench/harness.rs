@@ -112,6 +112,16 @@ impl World {
         Ok(())
     }
 
+    /// The poller settings the service runs with (its own poller is off in bench runs).
+    pub fn poller_config(&self) -> crate::config::PollerConfig {
+        self.config.poller.clone()
+    }
+
+    /// A client signed in as the emulator's help-desk user.
+    pub fn help_desk(&self) -> anyhow::Result<crate::servicenow::Client> {
+        demo::help_desk(&self.sim, &self.config)
+    }
+
     /// The full URL of an API path such as `/v1/findings`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.running.url())

@@ -7,6 +7,7 @@ mod engine;
 mod harness;
 mod ingest;
 mod latency;
+mod poll;
 mod report;
 
 /// Which scenarios to run.
@@ -22,6 +23,8 @@ pub enum Scenario {
     Economy,
     /// `POST /v1/findings` latency at a fixed rate
     Ingest,
+    /// One poll cycle over N linked tickets, 3 of them changed
+    Poll,
 }
 
 /// What to run.
@@ -58,6 +61,9 @@ pub struct BenchArgs {
     /// Requests per second of the ingest-latency scenario
     #[arg(long, default_value_t = 500.0)]
     pub ingest_rate: f64,
+    /// Linked tickets of the poll-cost scenario, one run per value (comma-separated)
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000])]
+    pub poll_tickets: Vec<usize>,
     /// Print one JSON document instead of tables
     #[arg(long)]
     pub json: bool,
@@ -82,6 +88,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         (Scenario::Engine, "engine"),
         (Scenario::Economy, "economy"),
         (Scenario::Latency, "latency"),
+        (Scenario::Poll, "poll"),
         (Scenario::Ingest, "ingest"),
     ] {
         if !chosen(scenario) {
@@ -91,6 +98,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Scenario::Economy => economy::run(&args).await,
             Scenario::Latency => latency::run(&args).await,
             Scenario::Engine => engine::run(&args).await,
+            Scenario::Poll => poll::run(&args).await,
             _ => ingest::run(&args).await,
         }
         .map_err(|e| e.context(format!("scenario {name}")))?;

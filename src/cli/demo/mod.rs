@@ -8,6 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 mod round_trip;
 
+pub(crate) use round_trip::help_desk;
+
 use crate::config::Config;
 use crate::service;
 use crate::servicenow::Client;

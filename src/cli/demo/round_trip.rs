@@ -235,7 +235,7 @@ pub(super) async fn run(
 }
 
 /// A client signed in as the emulator's help-desk user, as a person working tickets.
-pub(super) fn help_desk(sim: &SimHandle, config: &Config) -> anyhow::Result<Client> {
+pub(crate) fn help_desk(sim: &SimHandle, config: &Config) -> anyhow::Result<Client> {
     let (user, password) = sim.help_desk_credentials();
     let mut sn = config.servicenow.clone();
     sn.auth = AuthMode::Basic;
