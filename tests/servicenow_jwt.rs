@@ -351,6 +351,10 @@ url = "sqlite://{}/snowsync.db?mode=rwc"
         text.contains("ok   authentication") && text.contains("OAuth JWT bearer grant"),
         "{text}"
     );
+    assert!(
+        text.contains("servicenow.jwt: subject snowsync.integration, key id snowsync-key, RS256"),
+        "{text}"
+    );
     assert!(!text.contains("FAIL"), "{text}");
     assert!(!text.contains("PRIVATE KEY"), "{text}");
 }

@@ -485,6 +485,16 @@ pub fn describe(config: &Config) -> Vec<String> {
             set(sn.password.is_some()),
             set(sn.client_secret.is_some()),
         ),
+    ];
+    if let Some(jwt) = &sn.jwt {
+        lines.push(format!(
+            "ok   servicenow.jwt: subject {}, key id {}, {} key read and proven by signing (never shown)",
+            jwt.subject,
+            jwt.key_id,
+            jwt.algorithm.as_str()
+        ));
+    }
+    lines.extend([
         format!("ok   database.url = {}", redact::url(&config.database.url)),
         format!(
             "ok   http.listen = {} ({} API key(s), {} admin key(s))",
@@ -498,7 +508,7 @@ pub fn describe(config: &Config) -> Vec<String> {
             humantime::format_duration(config.outbox.lease),
             config.outbox.retry.max_attempts
         ),
-    ];
+    ]);
     if config.http.api_keys.is_empty() {
         lines.push(
             "warn http.api_keys is empty: the ingest API will refuse every request".to_owned(),
