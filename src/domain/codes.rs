@@ -94,8 +94,9 @@ impl TicketState {
     /// The `state` choice value ServiceNow stores.
     ///
     /// The security incident values are not in ServiceNow's documentation, which names the
-    /// states only: 3, 7, 10, 16, 18 and 19 are those Palo Alto's ServiceNow v2 integration
-    /// (demisto/content) lists for `sn_si_incident`; Recover 20 and Review 100 are believed. `snowsync check`
+    /// states only (and not Cancelled): 3, 7, 10, 16, 18 and 19 are those Palo Alto's
+    /// ServiceNow v2 integration (demisto/content) lists for `sn_si_incident`; Recover 20 and
+    /// Review 100 are believed. `snowsync check`
     /// confirms every state a profile uses against the instance's `sys_choice`.
     pub fn code(self) -> i32 {
         match self {

@@ -104,10 +104,11 @@ pub(super) const CHOICES: &[(&str, &str, &str, &str, &str)] = &[
     ("sysapproval_approver", "state", "rejected", "Rejected", ""),
     ("sysapproval_approver", "state", "cancelled", "Cancelled", ""),
     ("sysapproval_approver", "state", "not_required", "No Longer Required", ""),
-    // Security Incident Response: the state names and close codes are ServiceNow's documented
-    // ones. The state values are not documented: 3, 7, 10, 16, 18 and 19 are those
-    // demisto/content's ServiceNow v2 integration lists, Recover 20 and Review 100 believed.
-    // Close code values are believed to be their labels, as incident's are.
+    // Security Incident Response: the state names but Cancelled, and the close codes, are
+    // ServiceNow's documented ones. No state value is documented: 3, 7, 10, 16, 18 and 19 (and
+    // Cancelled itself) are those demisto/content's ServiceNow v2 integration lists, Recover 20
+    // and Review 100 are believed. Close code values are believed to be their labels, as
+    // incident's are.
     ("sn_si_incident", "state", "10", "Draft", ""),
     ("sn_si_incident", "state", "16", "Analysis", ""),
     ("sn_si_incident", "state", "18", "Contain", ""),
