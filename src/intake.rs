@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
 use crate::domain::{Finding, FindingStatus, SourceEvent};
-use crate::mapping::{self, Mappings, PlanError, Templates, TicketPlan};
+use crate::mapping::{self, Mappings, PlanError, Table, Templates, TicketPlan};
 use crate::operation::{NamedReference, OpKind, TicketPayload};
 use crate::store::entity::finding::Model as FindingRow;
 use crate::store::findings::{self, FindingRecord, Planned, PlannedFor, RecordError, Recorded};
@@ -440,8 +440,11 @@ pub fn finding_record(finding: &Finding) -> FindingRecord {
     }
 }
 
-/// Reference fields filled from the finding's subject, who may not be a ServiceNow user.
-const SUBJECT_REFERENCES: [&str; 2] = ["caller_id", "requested_for"];
+/// Whether `field` is a reference filled from the finding's subject, who may not be a
+/// ServiceNow user: the caller field of any table.
+fn subject_reference(field: &str) -> bool {
+    Table::ALL.iter().any(|t| t.caller_field() == field)
+}
 
 /// The stored payload of a ticket operation: fields, and references to resolve by name.
 fn ticket_payload(plan: &TicketPlan) -> serde_json::Value {
@@ -449,7 +452,7 @@ fn ticket_payload(plan: &TicketPlan) -> serde_json::Value {
         .references
         .iter()
         .filter_map(|(field, (kind, name))| {
-            let optional = SUBJECT_REFERENCES.contains(&field.as_str());
+            let optional = subject_reference(field);
             // A subject's login may hold what no lookup can carry (a `^`); the ticket goes
             // out without the reference rather than never.
             if optional && let Some(why) = kind.unlookable(name) {

@@ -281,3 +281,58 @@ async fn check_against_the_emulator_rejects_a_custom_mapping_onto_a_reference_fi
         "{text}"
     );
 }
+
+/// One security incident profile, on line 4, writing to `sn_si_incident` (line 5).
+const SECURITY_INCIDENT_PROFILE: &str = "[default]\nprofile = \"sir\"\n\n[profile.sir]\ntable = \"sn_si_incident\"\nassignment_group = \"Security Operations\"\n";
+
+#[tokio::test]
+async fn check_fails_naming_the_plugin_when_the_instance_has_no_security_incident_table() {
+    let sim = sim::spawn(SimConfig {
+        security_incident_response: false,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let (rules, file) = mapping_dir(SECURITY_INCIDENT_PROFILE);
+    let dir = tempfile::tempdir().unwrap();
+    let config = load(&write_config(dir.path(), &sim, "snowsync", rules.path()));
+    let report = snowsync::cli::check::run(&config, false).await;
+    assert!(report.failed, "{:#?}", report.lines);
+    let failed: Vec<&String> = report
+        .lines
+        .iter()
+        .filter(|l| l.starts_with("FAIL"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{:#?}", report.lines);
+    let expected = format!(
+        "FAIL {}:5: profile.sir.table: `sn_si_incident` is not a table of the instance: the Security Incident Response plugin (com.snc.security_incident) is not installed (",
+        file.display()
+    );
+    assert!(failed[0].starts_with(&expected), "{}", failed[0]);
+    assert!(
+        failed[0].contains("Invalid table sn_si_incident"),
+        "{}",
+        failed[0]
+    );
+}
+
+#[tokio::test]
+async fn a_security_incident_profile_passes_against_an_instance_with_the_plugin() {
+    let (_sim, client) = start_sim().await;
+    let (dir, _) = mapping_dir(SECURITY_INCIDENT_PROFILE);
+    let mappings = mapping::load(dir.path()).unwrap();
+    let lines: Vec<String> = snowsync::cli::check::mappings_online(&client, &mappings)
+        .await
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    let text = lines.join("\n");
+    assert!(lines.iter().all(|l| l.starts_with("ok   ")), "{text}");
+    for expected in [
+        "ok   Security Incident Response installed: read access to sn_si_incident (0 records visible)",
+        "ok   state choices of sn_si_incident: 16 (Analysis), 100 (Review), 3 (Closed), 7 (Cancelled)",
+        "ok   close_code choices of sn_si_incident: Threat mitigated",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+}

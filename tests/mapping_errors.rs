@@ -52,6 +52,12 @@ fn every_profile_error_names_file_line_and_key() {
             "`open` is not a incident state",
         ),
         (
+            "auto_close_state = \"review\"\n",
+            "m.toml:4",
+            "profile.p.auto_close_state",
+            "`review` is not a incident state (expected one of new, in_progress, on_hold, resolved, closed, canceled, or a numeric code)",
+        ),
+        (
             "state = \"frozen\"\n",
             "m.toml:4",
             "profile.p.state",
@@ -230,7 +236,7 @@ fn table_and_close_code_follow_servicenow() {
     )]);
     assert_eq!(
         err.to_string(),
-        "m.toml:2: profile.p.table: unknown table `problem` (expected incident or sc_request)"
+        "m.toml:2: profile.p.table: unknown table `problem` (expected incident, sc_request or sn_si_incident)"
     );
     let err = load(&[(
         "m.toml",

@@ -356,3 +356,47 @@ fn a_template_error_names_the_profile_and_the_mapping_key() {
         "profile `p`: m.toml:6: profile.p.fields.u_x:1:1: `subject.mail` is not a field of the finding (strict mode)"
     );
 }
+
+fn security_incidents() -> Mappings {
+    let text = "[default]\nprofile = \"sir\"\n[profile.sir]\ntable = \"sn_si_incident\"\nassignment_group = \"Security Operations\"\n";
+    mapping::from_texts(&[("m.toml".to_owned(), text.to_owned())]).unwrap()
+}
+
+#[test]
+fn a_security_incident_is_planned_for_its_affected_user() {
+    let (_, t) = shipped();
+    let plan = mapping::plan(
+        &karsch(),
+        SourceEvent::Failing,
+        1,
+        &security_incidents(),
+        &t,
+    )
+    .unwrap();
+    assert_eq!(plan.table, "sn_si_incident");
+    assert_eq!(
+        plan.references["affected_user"],
+        (ReferenceKind::User, "karsch.heuck@simubiz.com".to_owned())
+    );
+    assert!(!plan.references.contains_key("caller_id"));
+    assert!(
+        !plan.fields.contains_key("state"),
+        "left to ServiceNow's Draft"
+    );
+}
+
+#[test]
+fn a_resolved_event_closes_a_security_incident_with_its_close_code_and_notes() {
+    let (_, t) = shipped();
+    let plan = mapping::plan(
+        &karsch(),
+        SourceEvent::Resolved,
+        2,
+        &security_incidents(),
+        &t,
+    )
+    .unwrap();
+    assert_eq!(keys(&plan), ["close_code", "close_notes", "state"]);
+    assert_eq!(field(&plan, "state"), "3");
+    assert_eq!(field(&plan, "close_code"), "Threat mitigated");
+}

@@ -292,3 +292,71 @@ auto_close_state = 4
     assert_eq!(req.close_code, None);
     assert_eq!(req.templates.description, "approval_description");
 }
+
+#[test]
+fn a_security_incident_profile_defaults_to_the_security_incident_state_model() {
+    let m = mappings("[default]\nprofile = \"sir\"\n[profile.sir]\ntable = \"sn_si_incident\"\n");
+    let sir = m.profile("sir").unwrap();
+    assert_eq!(sir.table.as_str(), "sn_si_incident");
+    assert_eq!(sir.state, None, "ServiceNow starts it as a Draft");
+    assert_eq!(sir.auto_close_state.value(), "3");
+    assert_eq!(
+        sir.close_code.as_deref(),
+        Some(mapping::DEFAULT_SECURITY_CLOSE_CODE)
+    );
+    assert_eq!(sir.escalation_state.value(), "16");
+    assert_eq!(sir.reopen_state.value(), "16");
+    let closed: Vec<String> = sir.closed_states.iter().map(|s| s.value()).collect();
+    assert_eq!(closed, ["100", "3", "7"]);
+    assert_eq!(sir.templates.description, "description");
+}
+
+#[test]
+fn a_state_name_means_the_code_of_its_own_table() {
+    let m = mappings(
+        r#"
+[default]
+profile = "sir"
+[profile.sir]
+table = "sn_si_incident"
+state = "analysis"
+auto_close_state = "closed"
+escalation_state = "Contain"
+closed_states = ["review", "closed", "cancelled"]
+[profile.inc]
+table = "incident"
+auto_close_state = "closed"
+"#,
+    );
+    let sir = m.profile("sir").unwrap();
+    assert_eq!(sir.state.unwrap().value(), "16");
+    assert_eq!(sir.auto_close_state.value(), "3");
+    assert_eq!(sir.escalation_state.value(), "18");
+    let closed: Vec<String> = sir.closed_states.iter().map(|s| s.value()).collect();
+    assert_eq!(closed, ["100", "3", "7"]);
+    assert_eq!(m.profile("inc").unwrap().auto_close_state.value(), "7");
+}
+
+#[test]
+fn the_commented_security_incident_example_of_the_starter_mappings_loads_uncommented() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/10-oort.toml"),
+    )
+    .unwrap();
+    let example: String = text
+        .lines()
+        .skip_while(|l| *l != "# [profile.identity-threat-sir]")
+        .filter_map(|l| l.strip_prefix("# "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!example.is_empty(), "the example is in the starter file");
+    let m = mappings(&format!(
+        "[default]\nprofile = \"identity-threat-sir\"\n{example}"
+    ));
+    let sir = m.profile("identity-threat-sir").unwrap();
+    assert_eq!(sir.table.as_str(), "sn_si_incident");
+    assert_eq!(sir.auto_close_state.value(), "3");
+    assert_eq!(sir.escalation_state.value(), "16");
+    let closed: Vec<String> = sir.closed_states.iter().map(|s| s.value()).collect();
+    assert_eq!(closed, ["100", "3", "7"]);
+}

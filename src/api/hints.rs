@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use super::error::ErrorBody;
 use super::{ApiError, AppState};
+use crate::mapping::Table;
 use crate::poller::Hint;
 use crate::servicenow::APPROVALS_TABLE;
 
@@ -24,7 +25,7 @@ const REPLAY_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HintBody {
-    /// `incident`, `sc_request` or `sysapproval_approver`.
+    /// `incident`, `sc_request`, `sn_si_incident` or `sysapproval_approver`.
     table: String,
     /// 32 hexadecimal characters.
     sys_id: String,
@@ -80,14 +81,11 @@ pub async fn servicenow_event(
         ));
     }
     let hint: HintBody = super::ingest::json_body(&body)?;
-    if !matches!(
-        hint.table.as_str(),
-        "incident" | "sc_request" | APPROVALS_TABLE
-    ) {
+    if Table::parse(&hint.table).is_none() && hint.table != APPROVALS_TABLE {
         return Err(ApiError::BadRequest {
             field: "table".to_owned(),
             message: format!(
-                "expected incident, sc_request or {APPROVALS_TABLE}, got `{}`",
+                "expected incident, sc_request, sn_si_incident or {APPROVALS_TABLE}, got `{}`",
                 hint.table
             ),
         });

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::Config;
 use crate::mapping::online::{self, ChoiceRequirement, FieldFacts, OnlineRequirements};
-use crate::mapping::{self, Mappings};
+use crate::mapping::{self, Mappings, Profile, Table};
 use crate::servicenow::report::{Level, Line};
 use crate::servicenow::{self, Client, FieldInfo};
 
@@ -87,15 +87,68 @@ pub async fn log_online(client: Client, mappings: std::sync::Arc<Mappings>) {
     );
 }
 
-/// Checks `mappings` against the instance, one line per finding: every reference value names
-/// exactly one record, every custom mapping targets an existing String field of its table,
-/// and every state, close code, category and subcategory is a choice in `sys_choice`.
+/// Checks `mappings` against the instance, one line per finding: every table a plugin brings
+/// is there, every reference value names exactly one record, every custom mapping targets an
+/// existing String field of its table, and every state, close code, category and subcategory
+/// is a choice in `sys_choice`.
 pub async fn mappings_online(client: &Client, mappings: &Mappings) -> Vec<Line> {
-    let reqs = online::online_requirements(mappings);
-    let mut lines = references(client, &reqs).await;
+    let mut reqs = online::online_requirements(mappings);
+    let (mut lines, missing) = plugin_tables(client, mappings).await;
+    for table in missing {
+        reqs.without_table(table.as_str());
+    }
+    lines.extend(references(client, &reqs).await);
     lines.extend(custom_fields(client, &reqs).await);
     lines.extend(choices(client, &reqs).await);
     lines
+}
+
+/// Reads one record of each table the mappings use that comes with a plugin (the base tables
+/// are read by `servicenow::report`). A table the instance does not have fails once per
+/// profile writing to it, naming the plugin; it is returned so its fields and choices, which
+/// cannot be there either, are not reported again.
+async fn plugin_tables(client: &Client, mappings: &Mappings) -> (Vec<Line>, Vec<Table>) {
+    let mut lines = Vec::new();
+    let mut missing = Vec::new();
+    for table in mappings.tables() {
+        let Some(plugin) = table.plugin() else {
+            continue;
+        };
+        let name = table.as_str();
+        let profiles: Vec<&Profile> = mappings.profiles().filter(|p| p.table == table).collect();
+        match client
+            .query_page(name, "", &["number"], 1, 0, "check")
+            .await
+        {
+            Ok(page) => lines.push(ok(match page.total {
+                Some(n) => format!(
+                    "{} installed: read access to {name} ({n} records visible)",
+                    plugin.name
+                ),
+                None => format!("{} installed: read access to {name}", plugin.name),
+            })),
+            Err(e) if e.is_unknown_table() => {
+                missing.push(table);
+                lines.extend(profiles.iter().map(|p| {
+                    fail(format!(
+                        "{}: `{name}` is not a table of the instance: the {} plugin ({}) is not installed ({e})",
+                        p.location("table"),
+                        plugin.name,
+                        plugin.id
+                    ))
+                }));
+            }
+            Err(e) => lines.push(fail(format!(
+                "read access to {name}, the table of profile {}: {e}",
+                profiles
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+    (lines, missing)
 }
 
 /// Resolves each reference value as delivery will, so a name that matches none or several

@@ -100,7 +100,7 @@ pub fn offline(config: &MappingConfig) -> Report {
 fn render_profiles(mappings: &Mappings, templates: &Templates, report: &mut Report) {
     for profile in mappings.profiles() {
         let finding = match profile.table {
-            Table::Incident => sample_check_finding(),
+            Table::Incident | Table::SecurityIncident => sample_check_finding(),
             Table::ScRequest => sample_approval_finding(),
         };
         let selection = Selection {

@@ -20,10 +20,11 @@ use std::collections::BTreeMap;
 pub use load::{from_texts, from_texts_all, load, load_all, read_folder};
 pub use plan::{FieldLengths, PlanError, PlanErrorKind, TicketPlan, plan, plan_reopen, plan_with};
 pub use profile::{
-    Caller, CustomField, EscalationCondition, GroupBy, Profile, ProfileTemplates, StateCode, Table,
+    Caller, CustomField, EscalationCondition, GroupBy, Plugin, Profile, ProfileTemplates,
+    StateCode, Table,
 };
 pub use rule::{AttributeMatch, Pattern, Rule};
-pub use validate::{DEFAULT_CLOSE_CODE, DEFAULT_GROUP_CAP};
+pub use validate::{DEFAULT_CLOSE_CODE, DEFAULT_GROUP_CAP, DEFAULT_SECURITY_CLOSE_CODE};
 
 pub use crate::domain::ReferenceKind;
 pub use crate::template::{TemplateError, Templates, load_templates, load_templates_or_starter};

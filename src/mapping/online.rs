@@ -152,6 +152,21 @@ pub fn online_requirements(mappings: &Mappings) -> OnlineRequirements {
     reqs
 }
 
+impl OnlineRequirements {
+    /// Leaves out what `table` needs of its dictionary and choices: for a table the instance
+    /// does not have, whose one problem is said once.
+    pub fn without_table(&mut self, table: &str) {
+        self.custom_fields.retain(|r| r.table != table);
+        for choices in [
+            &mut self.states,
+            &mut self.close_codes,
+            &mut self.categories,
+        ] {
+            choices.retain(|r| r.table != table);
+        }
+    }
+}
+
 /// Checks the custom mappings onto `table` against its dictionary: each must name an
 /// existing String field. Reference, integer and other typed fields are refused by name.
 pub fn check_custom_fields(

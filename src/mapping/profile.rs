@@ -13,29 +13,52 @@ use crate::template::{self, InlineTemplate};
 pub enum Table {
     Incident,
     ScRequest,
+    /// `sn_si_incident`, a security incident of the Security Incident Response application.
+    SecurityIncident,
+}
+
+/// An application a table comes with, for telling an admin what to install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plugin {
+    pub name: &'static str,
+    pub id: &'static str,
 }
 
 impl Table {
+    /// Every table, in the order error messages list them.
+    pub const ALL: [Table; 3] = [Self::Incident, Self::ScRequest, Self::SecurityIncident];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Incident => "incident",
             Self::ScRequest => "sc_request",
+            Self::SecurityIncident => "sn_si_incident",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "incident" => Some(Self::Incident),
-            "sc_request" => Some(Self::ScRequest),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
     }
 
-    /// The reference field naming the user the ticket is for.
+    /// The reference field naming the user the ticket is for: the caller of an incident, the
+    /// requester of a request, the affected user of a security incident (its "Requested by"
+    /// is whoever reports it, not whom it is about).
     pub fn caller_field(self) -> &'static str {
         match self {
             Self::Incident => "caller_id",
             Self::ScRequest => "requested_for",
+            Self::SecurityIncident => "affected_user",
+        }
+    }
+
+    /// The application that brings the table, when a base instance lacks it.
+    pub fn plugin(self) -> Option<Plugin> {
+        match self {
+            Self::Incident | Self::ScRequest => None,
+            Self::SecurityIncident => Some(Plugin {
+                name: "Security Incident Response",
+                id: "com.snc.security_incident",
+            }),
         }
     }
 }
@@ -70,7 +93,8 @@ impl std::fmt::Display for StateCode {
     }
 }
 
-/// Who the ticket is for: `caller_id` on incidents, `requested_for` on requests.
+/// Who the ticket is for: `caller_id` on incidents, `requested_for` on requests,
+/// `affected_user` on security incidents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     /// The finding's subject, looked up by email (or login).
@@ -120,7 +144,7 @@ impl ProfileTemplates {
         Self {
             short_description: template::SHORT_DESCRIPTION.to_owned(),
             description: match table {
-                Table::Incident => template::DESCRIPTION,
+                Table::Incident | Table::SecurityIncident => template::DESCRIPTION,
                 Table::ScRequest => template::APPROVAL_DESCRIPTION,
             }
             .to_owned(),

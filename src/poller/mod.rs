@@ -152,9 +152,16 @@ impl Poller {
         };
         let mut applied = Vec::new();
         for scope in self.scopes() {
-            match self.poll(scope, token).await? {
-                Some(mut more) => applied.append(&mut more),
-                None => break,
+            match self.poll(scope, token).await {
+                Ok(Some(mut more)) => applied.append(&mut more),
+                Ok(None) => break,
+                // A table the instance lacks (its plugin not installed) holds none of our
+                // tickets; the other tables are still polled, and `check` names the profile.
+                Err(PollError::ServiceNow(e)) if e.is_unknown_table() => {
+                    metrics::counter!("poller_errors_total").increment(1);
+                    tracing::warn!(table = scope.table(), error = %e, "table not on the instance; not polled");
+                }
+                Err(e) => return Err(e),
             }
         }
         if !applied.is_empty() {

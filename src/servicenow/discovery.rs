@@ -20,6 +20,7 @@ const TASK_TABLES: &[&str] = &[
     "sc_request",
     "sc_req_item",
     "sc_task",
+    "sn_si_incident",
 ];
 
 /// Guards against a cycle in `super_class`.

@@ -125,6 +125,16 @@ impl ServiceNowError {
         }
     }
 
+    /// True for what an instance answers about a table it does not have, such as one an
+    /// uninstalled plugin brings: 400 "Invalid table <name>" (believed wording, open
+    /// question 1 of the API notes).
+    pub fn is_unknown_table(&self) -> bool {
+        matches!(
+            self,
+            Self::Status { status: 400, message: Some(m), .. } if m.starts_with("Invalid table")
+        )
+    }
+
     /// True when a write may have been applied although it failed: a timeout, a broken
     /// connection after sending, or a 5xx on POST, PUT, PATCH or DELETE.
     /// The caller looks the record up (by `correlation_id`) before writing again.

@@ -106,6 +106,9 @@ pub struct SimArgs {
     /// Return no rows for queries with an invalid part (glide.invalid_query.returns_no_rows)
     #[arg(long)]
     pub invalid_query_returns_no_rows: bool,
+    /// Run without the Security Incident Response plugin: no sn_si_incident table
+    #[arg(long)]
+    pub no_security_incident_response: bool,
 }
 
 /// Why `snowsync sim` could not start.
@@ -223,6 +226,7 @@ impl SimArgs {
             faults,
             invalid_query_returns_no_rows: self.invalid_query_returns_no_rows,
             deny_label_entry_writes: self.deny_label_entry_writes,
+            security_incident_response: !self.no_security_incident_response,
             ..SimConfig::default()
         })
     }
@@ -268,6 +272,12 @@ pub fn banner(config: &SimConfig, url: &url::Url) -> Vec<String> {
                 p.user_field.column()
             ),
             None => "  JWT bearer grant: off (--jwt-public-key turns it on)".to_owned(),
+        },
+        if config.security_incident_response {
+            "  Security Incident Response: installed (sn_si_incident)".to_owned()
+        } else {
+            "  Security Incident Response: not installed (--no-security-incident-response)"
+                .to_owned()
         },
         format!("  stats at {url}sim/stats, faults at {url}sim/faults"),
     ]

@@ -115,6 +115,10 @@ pub struct SimConfig {
     pub deny_label_entry_writes: bool,
     /// The most rows one request returns (also the page size when `sysparm_limit` is absent).
     pub max_rows: usize,
+    /// The Security Incident Response plugin (com.snc.security_incident): without it the
+    /// instance has no `sn_si_incident` table, and the Table API refuses it as it refuses
+    /// any table it does not know.
+    pub security_incident_response: bool,
 }
 
 impl Default for SimConfig {
@@ -143,6 +147,7 @@ impl Default for SimConfig {
             deny_label_entry_writes: false,
             // Open question 5: the platform cap is reported as 10,000 rows.
             max_rows: 10_000,
+            security_incident_response: true,
         }
     }
 }
@@ -167,7 +172,7 @@ pub(crate) struct Sim {
 impl Sim {
     fn new(config: SimConfig, bound: Url, shutdown: CancellationToken) -> Self {
         let clock = clock::Clock::default();
-        let schema = Arc::new(schema::Schema::standard());
+        let schema = Arc::new(schema::Schema::standard(config.security_incident_response));
         let mut db = db::Db::new(schema.clone());
         let seeded = seed::seed(&mut db, &config, &clock.now_text());
         let passwords = [&config.integration, &config.help_desk]

@@ -165,7 +165,7 @@ fn platform_owned(def: &TableDef, name: &str) -> bool {
             | "sys_domain_path"
             | "comments_and_work_notes"
             | "approval_history"
-    ) || (def.name == "incident" && name == "priority")
+    ) || (matches!(def.name, "incident" | "sn_si_incident") && name == "priority")
 }
 
 fn count_cut(db: &mut Db, def: &TableDef, cut: &[usize]) {

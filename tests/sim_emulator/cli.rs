@@ -53,6 +53,15 @@ fn flags_set_accounts_and_faults() {
 }
 
 #[test]
+fn the_security_incident_response_plugin_is_installed_unless_turned_off() {
+    assert!(sim_args(&[]).config().unwrap().security_incident_response);
+    let without = sim_args(&["--no-security-incident-response"])
+        .config()
+        .unwrap();
+    assert!(!without.security_incident_response);
+}
+
+#[test]
 fn a_share_outside_zero_to_one_is_refused_with_its_flag() {
     let err = sim_args(&["--error-rate", "5"]).config().unwrap_err();
     assert_eq!(

@@ -13,5 +13,6 @@ mod pagination;
 mod query;
 mod recorded;
 mod request;
+mod security_incident;
 mod stats;
 mod table;

@@ -32,6 +32,7 @@ const RESERVED: &[(&str, &str)] = &[
     ("assigned_to", "the `assigned_to` key"),
     ("caller_id", "the `caller` key"),
     ("requested_for", "the `caller` key"),
+    ("affected_user", "the `caller` key"),
     ("correlation_id", "snowsync itself (one ticket per finding)"),
 ];
 

@@ -19,7 +19,7 @@ pub(super) fn table(site: &Site<'_>, table: &str) -> Result<Table, MappingError>
     Table::parse(table).ok_or_else(|| {
         site.fail(
             "table",
-            format!("unknown table `{table}` (expected incident or sc_request)"),
+            format!("unknown table `{table}` (expected incident, sc_request or sn_si_incident)"),
         )
     })
 }

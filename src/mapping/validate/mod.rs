@@ -20,7 +20,7 @@ use super::raw::RawProfile;
 use crate::domain::TicketState;
 
 pub use grouping::DEFAULT_GROUP_CAP;
-pub use states::DEFAULT_CLOSE_CODE;
+pub use states::{DEFAULT_CLOSE_CODE, DEFAULT_SECURITY_CLOSE_CODE};
 
 const PRIORITY: &str = "priority is computed by ServiceNow from impact and urgency and is never sent; set `impact` and `urgency` (or `severity_map`) instead";
 
@@ -187,9 +187,9 @@ fn state_code(table: Table, value: &toml::Value) -> Result<StateCode, String> {
     if let Ok(code) = text.trim().parse::<i32>() {
         return Ok(StateCode { code, name: None });
     }
-    match TicketState::parse(&text) {
-        Some(state) if state.belongs_to(table.as_str()) => Ok(StateCode::named(state)),
-        Some(_) => Err(format!(
+    match TicketState::parse(table.as_str(), &text) {
+        Some(state) => Ok(StateCode::named(state)),
+        None if TicketState::is_name(&text) => Err(format!(
             "`{text}` is not a {} state (expected one of {}, or a numeric code)",
             table.as_str(),
             names()

@@ -12,6 +12,11 @@ use crate::mapping::raw::RawProfile;
 /// The close code used when an incident profile names none (out-of-box since Tokyo).
 pub const DEFAULT_CLOSE_CODE: &str = "Solution provided";
 
+/// The close code used when a security incident profile names none: of the close codes
+/// ServiceNow documents for security incidents, the one that says the source no longer sees
+/// the problem.
+pub const DEFAULT_SECURITY_CLOSE_CODE: &str = "Threat mitigated";
+
 /// How snowsync closes a ticket and how it recognises one closed by someone else.
 pub(super) struct Closing {
     pub(super) auto_close_state: StateCode,
@@ -34,7 +39,12 @@ pub(super) fn closing(
 ) -> Result<Closing, MappingError> {
     let auto_close_state = match &raw.auto_close_state {
         Some(v) => site.state(table, "auto_close_state", v)?,
-        None => named(table, TicketState::Resolved, TicketState::ClosedComplete),
+        None => named(
+            table,
+            TicketState::Resolved,
+            TicketState::ClosedComplete,
+            TicketState::SecurityClosed,
+        ),
     };
     let close_code = match (table, site.text("close_code", raw.close_code.as_ref())?) {
         (Table::ScRequest, Some(_)) => {
@@ -50,6 +60,14 @@ pub(super) fn closing(
             Some(DEFAULT_CLOSE_CODE.to_owned())
         }
         (Table::Incident, None) => None,
+        (Table::SecurityIncident, Some(code)) => Some(code),
+        // A security incident is closed only with its closure information filled in.
+        (Table::SecurityIncident, None)
+            if auto_close_state.code == TicketState::SecurityClosed.code() =>
+        {
+            Some(DEFAULT_SECURITY_CLOSE_CODE.to_owned())
+        }
+        (Table::SecurityIncident, None) => None,
     };
     Ok(Closing {
         auto_close_state,
@@ -80,6 +98,13 @@ fn closed_states_or_default(
                 StateCode::named(TicketState::ClosedIncomplete),
                 StateCode::named(TicketState::ClosedSkipped),
             ],
+            // Review is a security incident's Resolved: the work is done and systems are back
+            // to normal, only the post-incident review is left.
+            Table::SecurityIncident => vec![
+                StateCode::named(TicketState::Review),
+                StateCode::named(TicketState::SecurityClosed),
+                StateCode::named(TicketState::SecurityCanceled),
+            ],
         }),
     }
 }
@@ -90,7 +115,14 @@ pub(super) fn transitions(
     table: Table,
     raw: &RawProfile,
 ) -> Result<Transitions, MappingError> {
-    let in_progress = || named(table, TicketState::InProgress, TicketState::WorkInProgress);
+    let in_progress = || {
+        named(
+            table,
+            TicketState::InProgress,
+            TicketState::WorkInProgress,
+            TicketState::Analysis,
+        )
+    };
     Ok(Transitions {
         state: raw
             .state
@@ -126,10 +158,17 @@ pub(super) fn reopen_within(
         .transpose()
 }
 
-/// The named state for `table`: `incident` on incidents, `request` on requests.
-fn named(table: Table, incident: TicketState, request: TicketState) -> StateCode {
+/// The named state for `table`: `incident` on incidents, `request` on requests, `security`
+/// on security incidents.
+fn named(
+    table: Table,
+    incident: TicketState,
+    request: TicketState,
+    security: TicketState,
+) -> StateCode {
     StateCode::named(match table {
         Table::Incident => incident,
         Table::ScRequest => request,
+        Table::SecurityIncident => security,
     })
 }

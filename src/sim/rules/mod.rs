@@ -1,8 +1,10 @@
 //! Business rules of the emulated instance: default values, incident priority and state
-//! model, the resolve data policy, closed-record protection, and request approvals.
+//! model, the resolve data policy, closed-record protection, request approvals and the
+//! security incident's closure.
 //! Called by `write` around every stored change; never called from HTTP code directly.
 
 mod approval;
+mod security_incident;
 
 pub(crate) use approval::{after, after_delete};
 
@@ -115,6 +117,15 @@ pub(crate) fn defaults(db: &mut Db, def: &TableDef, values: &mut [String], ctx: 
                 ("approval", "requested"),
             ],
         ),
+        // A new security incident starts as a Draft (documented); "Non-critical" is the
+        // documented default business impact (its value, 3, believed).
+        "sn_si_incident" => d(
+            values,
+            &[
+                ("state", security_incident::DRAFT),
+                ("business_criticality", "3"),
+            ],
+        ),
         "sysapproval_approver" => d(values, &[("state", "requested")]),
         "sys_user" => d(values, &[("active", "true"), ("locked_out", "false")]),
         "sys_user_group" => d(values, &[("active", "true")]),
@@ -135,7 +146,8 @@ pub(crate) fn defaults(db: &mut Db, def: &TableDef, values: &mut [String], ctx: 
 }
 
 /// Refuses changes to records the account may not touch: closed incidents are read-only for
-/// non-admins, and no seeded account is an admin.
+/// non-admins, and no seeded account is an admin. Closed security incidents stay writable
+/// (believed: the documentation names a property that locks only their attachments).
 pub(crate) fn guard_update(def: &TableDef, old: &[String]) -> Result<(), SnError> {
     if def.name == "incident" && get(def, old, "state") == CLOSED {
         return Err(SnError::update_acl());
@@ -162,6 +174,7 @@ pub(crate) fn before(
     }
     match def.name {
         "incident" => incident(def, old, new, ctx),
+        "sn_si_incident" => security_incident::before(def, old, new, ctx),
         "sc_request" => {
             request_closure(def, old, new, ctx);
             Ok(())

@@ -1,8 +1,12 @@
 //! The column lists of every emulated table, in the order a real instance returns them.
 //! Incident and sc_request follow the recorded responses field for field; their custom `u_`
-//! fields come last. Data only: no behaviour.
+//! fields come last. sn_si_incident, unrecorded, lists task's fields and then its own.
+//! Data only: no behaviour.
 
-use super::task::{INCIDENT, INCIDENT_CUSTOM, INCIDENT_ORDER, SC_REQUEST, SC_REQUEST_ORDER, TASK};
+use super::task::{
+    INCIDENT, INCIDENT_CUSTOM, INCIDENT_ORDER, SC_REQUEST, SC_REQUEST_ORDER, SECURITY_INCIDENT,
+    TASK,
+};
 use super::{FieldDef, Kind};
 
 use Kind::{
@@ -214,11 +218,12 @@ fn spec(
     }
 }
 
-/// Every table of the emulated instance.
-pub(super) fn build() -> Vec<TableSpec> {
+/// Every table of the emulated instance; `sn_si_incident` only with the Security Incident
+/// Response plugin.
+pub(super) fn build(security_incident_response: bool) -> Vec<TableSpec> {
     let incident_own: Vec<Spec> = INCIDENT.iter().chain(INCIDENT_CUSTOM).copied().collect();
     let task = Some("task");
-    vec![
+    let mut tables = vec![
         spec(
             "incident",
             "Incident",
@@ -345,5 +350,17 @@ pub(super) fn build() -> Vec<TableSpec> {
             true,
             plain_table("sys_db_object", DB_OBJECT),
         ),
-    ]
+    ];
+    if security_incident_response {
+        tables.push(spec(
+            "sn_si_incident",
+            "Security Incident",
+            task,
+            "number",
+            Some("SIR"),
+            false,
+            task_table("sn_si_incident", SECURITY_INCIDENT, &[]),
+        ));
+    }
+    tables
 }

@@ -123,11 +123,11 @@ pub(crate) struct FieldDef {
 pub(crate) struct TableDef {
     pub name: &'static str,
     pub label: &'static str,
-    /// The parent table (`task` for incident and sc_request).
+    /// The parent table (`task` for incident, sc_request and sn_si_incident).
     pub extends: Option<&'static str>,
     /// The field shown as the display value of references to this table.
     pub display_field: &'static str,
-    /// The prefix of `number` (INC, REQ), for tables that number their records.
+    /// The prefix of `number` (INC, REQ, SIR), for tables that number their records.
     pub number_prefix: Option<&'static str>,
     /// Writes are refused with the ACL error: the seeded accounts are not admins.
     pub read_only: bool,
@@ -166,7 +166,7 @@ impl TableDef {
         self.index[name]
     }
 
-    /// Whether records of this table are tasks (incident, sc_request).
+    /// Whether records of this table are tasks (incident, sc_request, sn_si_incident).
     pub(crate) fn is_task(&self) -> bool {
         self.extends == Some("task")
     }
@@ -179,9 +179,10 @@ pub(crate) struct Schema {
 }
 
 impl Schema {
-    /// The built-in tables, custom incident fields included.
-    pub(crate) fn standard() -> Self {
-        let tables = fields::build()
+    /// The built-in tables, custom incident fields included, and `sn_si_incident` when the
+    /// instance has the Security Incident Response plugin.
+    pub(crate) fn standard(security_incident_response: bool) -> Self {
+        let tables = fields::build(security_incident_response)
             .iter()
             .map(|spec| (spec.name, TableDef::new(spec)))
             .collect();

@@ -1,5 +1,5 @@
-//! The task tables' columns: what `task` defines, what incident and sc_request add, and the
-//! key order of the recorded responses. Data only.
+//! The task tables' columns: what `task` defines, what incident, sc_request and
+//! sn_si_incident add, and the key order of the recorded responses. Data only.
 
 use super::Kind;
 use super::fields::{NUM, STR, Spec};
@@ -202,4 +202,19 @@ pub(super) const SC_REQUEST_ORDER: &[&str] = &[
     "reassignment_count", "activity_due", "assigned_to", "comments", "approval", "sla_due",
     "comments_and_work_notes", "due_date", "sys_mod_count", "sys_tags", "request_state", "stage",
     "escalation", "upon_approval", "correlation_id", "location",
+];
+
+/// Fields defined on `sn_si_incident` (Security Incident Response) itself, as far as they are
+/// known: the labels are those of ServiceNow's documentation of the security incident form
+/// ("Affected user", "Business impact", "Risk score", "Close code"); the column names are
+/// those third-party integrations use (demisto/content's ServiceNow v2 reads `affected_user`,
+/// `business_criticality` and `risk_score`). No response of a real security incident was
+/// recorded, so the key order is task's followed by these.
+pub(super) const SECURITY_INCIDENT: &[Spec] = &[
+    ("affected_user", "Affected user", Ref("sys_user"), 32),
+    ("category", "Category", STR, 40),
+    ("subcategory", "Subcategory", STR, 40),
+    ("business_criticality", "Business impact", NUM, 40),
+    ("risk_score", "Risk score", Int, 40),
+    ("close_code", "Close code", STR, 40),
 ];

@@ -104,6 +104,29 @@ pub(super) const CHOICES: &[(&str, &str, &str, &str, &str)] = &[
     ("sysapproval_approver", "state", "rejected", "Rejected", ""),
     ("sysapproval_approver", "state", "cancelled", "Cancelled", ""),
     ("sysapproval_approver", "state", "not_required", "No Longer Required", ""),
+    // Security Incident Response: the state names but Cancelled, and the close codes, are
+    // ServiceNow's documented ones. No state value is documented: 3, 7, 10, 16, 18 and 19 (and
+    // Cancelled itself) are those demisto/content's ServiceNow v2 integration lists, Recover 20
+    // and Review 100 are believed. Close code values are believed to be their labels, as
+    // incident's are.
+    ("sn_si_incident", "state", "10", "Draft", ""),
+    ("sn_si_incident", "state", "16", "Analysis", ""),
+    ("sn_si_incident", "state", "18", "Contain", ""),
+    ("sn_si_incident", "state", "19", "Eradicate", ""),
+    ("sn_si_incident", "state", "20", "Recover", ""),
+    ("sn_si_incident", "state", "100", "Review", ""),
+    ("sn_si_incident", "state", "3", "Closed", ""),
+    ("sn_si_incident", "state", "7", "Cancelled", ""),
+    ("sn_si_incident", "close_code", "Investigation completed", "Investigation completed", ""),
+    ("sn_si_incident", "close_code", "Threat mitigated", "Threat mitigated", ""),
+    ("sn_si_incident", "close_code", "Patched vulnerability", "Patched vulnerability", ""),
+    ("sn_si_incident", "close_code", "Invalid vulnerability", "Invalid vulnerability", ""),
+    ("sn_si_incident", "close_code", "Not resolved", "Not resolved", ""),
+    ("sn_si_incident", "close_code", "False positive", "False positive", ""),
+    // Values as demisto/content's integration sends them; "Non-critical" is the documented default.
+    ("sn_si_incident", "business_criticality", "1", "1 - Critical", ""),
+    ("sn_si_incident", "business_criticality", "2", "2 - High", ""),
+    ("sn_si_incident", "business_criticality", "3", "3 - Non-critical", ""),
     ("label", "type", "standard", "Standard", ""),
     ("label", "viewable_by", "me", "Me", ""),
     ("label", "viewable_by", "everyone", "Everyone", ""),
