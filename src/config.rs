@@ -57,9 +57,10 @@ impl ConfigError {
 
 /// The keys that hold secrets, by their last part (`servicenow.password`,
 /// `http.api_keys[0]`, `sources.oort.hmac_secret`, `poller.push_secret`).
-const SECRET_KEYS: [&str; 5] = [
+const SECRET_KEYS: [&str; 6] = [
     "password",
     "client_secret",
+    "token_encryption_key",
     "hmac_secret",
     "push_secret",
     "api_keys",
@@ -115,6 +116,9 @@ pub struct Config {
 pub enum AuthMode {
     /// OAuth resource-owner password grant with refresh tokens.
     OauthPassword,
+    /// The password grant once, then the refresh token kept encrypted in the database: the
+    /// password may leave the configuration after the first successful start.
+    OauthPasswordBootstrap,
     /// OAuth client-credentials grant (Washington DC and later).
     OauthClientCredentials,
     /// OAuth JWT bearer grant: a signed assertion exchanged for an access token.
@@ -128,6 +132,7 @@ impl AuthMode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OauthPassword => "oauth_password",
+            Self::OauthPasswordBootstrap => "oauth_password_bootstrap",
             Self::OauthClientCredentials => "oauth_client_credentials",
             Self::OauthJwtBearer => "oauth_jwt_bearer",
             Self::Basic => "basic",
@@ -153,6 +158,8 @@ pub struct ServiceNowConfig {
     pub password: Option<SecretString>,
     /// The JWT bearer grant's key and claims; set exactly when `auth` is `oauth_jwt_bearer`.
     pub jwt: Option<JwtConfig>,
+    /// How the refresh token is stored; set exactly when `auth` is `oauth_password_bootstrap`.
+    pub bootstrap: Option<BootstrapConfig>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub max_concurrency: usize,
@@ -172,6 +179,16 @@ pub struct JwtConfig {
     /// (a user name or an email address).
     pub subject: String,
     pub algorithm: JwtAlgorithm,
+}
+
+/// How `oauth_password_bootstrap` keeps its refresh token in the database.
+#[derive(Debug, Clone)]
+pub struct BootstrapConfig {
+    /// 32 random bytes, base64: the AES-256-GCM key the refresh token is stored under.
+    pub token_encryption_key: SecretString,
+    /// The instance's "Refresh Token Lifespan" of the OAuth application (ServiceNow answers
+    /// no expiry for it): when a stored token dies, so it is renewed before.
+    pub refresh_token_lifespan: Duration,
 }
 
 /// The signing algorithms offered for assertions: those ServiceNow verifies that sign with a

@@ -44,7 +44,20 @@ pub async fn start(
         .await
         .with_context(|| format!("opening the database {}", redact::url(&config.database.url)))?;
     let pipeline = pipeline::load(&config.mapping)?;
-    let client = Client::new(&config.servicenow).context("setting up the ServiceNow client")?;
+    let client = Client::with_token_store(
+        &config.servicenow,
+        store::credentials::token_store(db.clone()),
+    )
+    .context("setting up the ServiceNow client")?;
+    // Without a stored refresh token or a password the service could deliver nothing: stop
+    // here, saying which key to set, rather than start and fail every delivery.
+    if let Some(sign_in) = client
+        .sign_in()
+        .await
+        .context("signing in to ServiceNow (servicenow.auth = oauth_password_bootstrap)")?
+    {
+        tracing::info!(%sign_in, "ServiceNow sign-in");
+    }
     let notifier = Notifier::new(config.sources.clone(), config.servicenow.request_timeout)
         .context("setting up the source notifier")?;
     let wake = Arc::new(Notify::new());

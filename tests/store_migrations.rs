@@ -5,18 +5,19 @@ mod support;
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement};
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 7] = [
     "findings",
     "ticket_links",
     "outbox",
     "poll_cursors",
     "leases",
     "audit",
+    "oauth_refresh_tokens",
 ];
 
 /// The schema the migrations end with: every table (by name) with its columns in order,
 /// sea-orm's own bookkeeping table included.
-const SCHEMA: [(&str, &[&str]); 7] = [
+const SCHEMA: [(&str, &[&str]); 8] = [
     (
         "audit",
         &[
@@ -56,6 +57,17 @@ const SCHEMA: [(&str, &[&str]); 7] = [
         ],
     ),
     ("leases", &["name", "holder", "token", "expires_at"]),
+    (
+        "oauth_refresh_tokens",
+        &[
+            "instance_url",
+            "client_id",
+            "username",
+            "nonce",
+            "ciphertext",
+            "obtained_at",
+        ],
+    ),
     (
         "outbox",
         &[

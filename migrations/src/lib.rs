@@ -8,6 +8,7 @@ mod m20261122_000001_initial;
 mod m20261204_000001_reverse_sync;
 mod m20261205_000001_outbox_owed_index;
 mod m20261205_000002_outbox_outage_attempts;
+mod m20261210_000001_oauth_refresh_tokens;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_reverse_sync::Migration),
             Box::new(m20261205_000001_outbox_owed_index::Migration),
             Box::new(m20261205_000002_outbox_outage_attempts::Migration),
+            Box::new(m20261210_000001_oauth_refresh_tokens::Migration),
         ]
     }
 }

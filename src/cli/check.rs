@@ -46,10 +46,10 @@ pub async fn run(config: &Config, offline: bool) -> Report {
         );
         return report;
     }
-    let client = match Client::new(&config.servicenow) {
+    let client = match super::servicenow_client(config).await {
         Ok(c) => c,
         Err(e) => {
-            report.push(fail(e.to_string()));
+            report.push(fail(format!("{e:#}")));
             report.skip("mappings against the instance: no client");
             return report;
         }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
-use crate::config::{Config, LogFormat};
+use crate::config::{AuthMode, Config, LogFormat};
 use crate::domain::FindingStatus;
 use crate::store::outbox::{OpKind, RowStatus};
 use crate::{pipeline, redact, servicenow, shutdown, store, telemetry};
@@ -433,8 +433,24 @@ async fn check(config: &Config, offline: bool) -> ExitCode {
     }
 }
 
+/// The ServiceNow client of `check` and `fields`. In `oauth_password_bootstrap` mode it reads
+/// and stores its refresh token in the database, which must exist and be migrated: these
+/// commands create nothing, so a wrong `database.url` is an error naming it.
+pub(crate) async fn servicenow_client(config: &Config) -> anyhow::Result<servicenow::Client> {
+    if config.servicenow.auth != AuthMode::OauthPasswordBootstrap {
+        return Ok(servicenow::Client::new(&config.servicenow)?);
+    }
+    let db = store::open_existing(&config.database).await.context(
+        "servicenow.auth = oauth_password_bootstrap keeps its refresh token in the database",
+    )?;
+    Ok(servicenow::Client::with_token_store(
+        &config.servicenow,
+        store::credentials::token_store(db),
+    )?)
+}
+
 async fn fields(config: &Config, table: &str, string_only: bool) -> anyhow::Result<ExitCode> {
-    let client = servicenow::Client::new(&config.servicenow)?;
+    let client = servicenow_client(config).await?;
     let lines = servicenow::report::fields(&client, table, string_only)
         .await
         .with_context(|| format!("listing the fields of {table}"))?;
@@ -494,6 +510,12 @@ pub fn describe(config: &Config) -> Vec<String> {
             jwt.algorithm.as_str()
         ));
     }
+    if let Some(bootstrap) = &sn.bootstrap {
+        lines.push(format!(
+            "ok   servicenow.token_encryption_key set: the refresh token is stored encrypted in the database (refresh_token_lifespan {})",
+            in_days(bootstrap.refresh_token_lifespan)
+        ));
+    }
     lines.extend([
         format!("ok   database.url = {}", redact::url(&config.database.url)),
         format!(
@@ -529,6 +551,15 @@ pub fn describe(config: &Config) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// A lifespan as the instance's form gives it: whole days when it is, else as written.
+fn in_days(lifespan: std::time::Duration) -> String {
+    const DAY: u64 = 86_400;
+    match lifespan.as_secs() {
+        secs if secs % DAY == 0 && lifespan.subsec_nanos() == 0 => format!("{} days", secs / DAY),
+        _ => humantime::format_duration(lifespan).to_string(),
+    }
 }
 
 /// `--log-level` as clap checks it, so that a bad filter is a usage error naming the option.

@@ -36,6 +36,7 @@ pub(super) fn resolve(file: &mut File, base: &Path) {
     fix(&mut file.servicenow.client_secret_file);
     fix(&mut file.servicenow.password_file);
     fix(&mut file.servicenow.jwt_key_file);
+    fix(&mut file.servicenow.token_encryption_key_file);
     fix(&mut file.servicenow.ca_file);
     fix(&mut file.http.api_keys_file);
     fix(&mut file.poller.push_secret_file);

@@ -49,6 +49,10 @@ pub(super) struct ServiceNow {
     pub(super) jwt_key_id: Option<String>,
     pub(super) jwt_subject: Option<String>,
     pub(super) jwt_algorithm: Option<JwtAlgorithm>,
+    pub(super) token_encryption_key: Option<SecretString>,
+    pub(super) token_encryption_key_file: Option<PathBuf>,
+    #[serde(default, with = "humantime_serde")]
+    pub(super) refresh_token_lifespan: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     pub(super) connect_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde")]

@@ -1,6 +1,6 @@
 //! Credentials for the instance: basic auth, or OAuth tokens (password grant with refresh,
-//! client credentials, JWT bearer) obtained through the `oauth2` crate and cached until
-//! shortly before they expire.
+//! the same with the refresh token stored (`bootstrap.rs`), client credentials, JWT bearer)
+//! obtained through the `oauth2` crate and cached until shortly before they expire.
 //!
 //! One lock serialises token requests, so two callers never ask for a token for the same
 //! credentials at once. Secrets stay `SecretString`; they are exposed only to build a header or
@@ -21,6 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 use tracing::info;
 
+use super::bootstrap::{self, SignIn, Vault};
 use super::error::ServiceNowError;
 use super::flow::Flow;
 use super::jwt::{self, JwtSigner};
@@ -51,6 +52,13 @@ pub(crate) struct OAuth {
 }
 
 pub(crate) enum Grant {
+    /// A grant whose refresh token, if it answers one, lives in memory only.
+    Direct(DirectGrant),
+    /// The refresh token kept in the database, the password only while none is usable.
+    Bootstrap(Box<Vault>),
+}
+
+pub(crate) enum DirectGrant {
     Password {
         username: String,
         password: SecretString,
@@ -67,14 +75,17 @@ pub(crate) enum Grant {
 }
 
 #[derive(Default)]
-struct Cache {
-    token: Option<Token>,
+pub(super) struct Cache {
+    pub(super) token: Option<Token>,
+    /// The refresh token the next renewal tries first: the last one the instance answered, or
+    /// in bootstrap mode the stored one.
+    pub(super) refresh: Option<SecretString>,
     generation: u64,
+    pub(super) bootstrap: bootstrap::State,
 }
 
-struct Token {
+pub(super) struct Token {
     access: SecretString,
-    refresh: Option<SecretString>,
     expires_at: Instant,
     lifetime: Duration,
     generation: u64,
@@ -175,6 +186,20 @@ impl Auth {
         }
         o.renew(&mut cache, ctx).await.map(drop)
     }
+
+    /// In `oauth_password_bootstrap` mode, how the client signs in (or signed in last): the
+    /// stored refresh token or the password, and an error when it can do neither. Reads the
+    /// database, sends nothing. `None` in every other mode.
+    pub(crate) async fn sign_in(&self) -> Result<Option<SignIn>, ServiceNowError> {
+        let Self::OAuth(o) = self else {
+            return Ok(None);
+        };
+        let Grant::Bootstrap(vault) = &o.grant else {
+            return Ok(None);
+        };
+        let mut cache = o.cache.lock().await;
+        vault.sign_in(&mut cache).await.map(Some)
+    }
 }
 
 impl OAuth {
@@ -190,50 +215,17 @@ impl OAuth {
 
     /// Gets a new access token while holding the cache lock.
     async fn renew(&self, cache: &mut Cache, ctx: &Ctx<'_>) -> Result<Credential, ServiceNowError> {
-        let refresh = cache.token.as_ref().and_then(|t| t.refresh.clone());
-        let mut response = None;
-        if let Some(refresh) = refresh {
-            match self.refresh_grant(&refresh, ctx).await {
-                Ok(r) => response = Some(("refresh_token", r)),
-                // A refused refresh token is dead (expired, revoked): start over below.
-                Err(e) if e.is_auth() => {
-                    info!(error = %e, "refresh token refused, requesting a new token");
-                    cache.token = None;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        let (grant, response) = match response {
-            Some(r) => r,
-            None => match &self.grant {
-                Grant::Password { username, password } => (
-                    "password",
-                    self.password_grant(username, password, ctx).await?,
-                ),
-                Grant::ClientCredentials => (
-                    "client_credentials",
-                    self.client_credentials_grant(ctx).await?,
-                ),
-                Grant::JwtBearer {
-                    signer,
-                    subject,
-                    client_secret,
-                } => (
-                    "jwt_bearer",
-                    self.jwt_bearer_grant(signer, subject, client_secret, ctx)
-                        .await?,
-                ),
-            },
+        let (grant, response) = match &self.grant {
+            Grant::Direct(direct) => self.renew_in_memory(direct, cache, ctx).await?,
+            Grant::Bootstrap(vault) => vault.renew(self, cache, ctx).await?,
         };
         let lifetime = response.expires_in().unwrap_or(DEFAULT_LIFETIME);
-        let refresh = response
-            .refresh_token()
-            .map(|r| SecretString::from(r.secret().to_owned()))
-            .or_else(|| cache.token.as_ref().and_then(|t| t.refresh.clone()));
+        if let Some(r) = response.refresh_token() {
+            cache.refresh = Some(SecretString::from(r.secret().to_owned()));
+        }
         cache.generation += 1;
         let token = Token {
             access: SecretString::from(response.access_token().secret().to_owned()),
-            refresh,
             expires_at: Instant::now() + lifetime,
             lifetime,
             generation: cache.generation,
@@ -241,7 +233,7 @@ impl OAuth {
         info!(
             grant,
             expires_in = lifetime.as_secs(),
-            has_refresh_token = token.refresh.is_some(),
+            has_refresh_token = cache.refresh.is_some(),
             "obtained ServiceNow access token"
         );
         let credential = bearer(&token);
@@ -249,7 +241,47 @@ impl OAuth {
         credential
     }
 
-    async fn password_grant(
+    /// A token by the refresh token held in memory, else by the configured grant.
+    async fn renew_in_memory(
+        &self,
+        grant: &DirectGrant,
+        cache: &mut Cache,
+        ctx: &Ctx<'_>,
+    ) -> Result<(&'static str, BasicTokenResponse), ServiceNowError> {
+        if let Some(refresh) = cache.refresh.clone() {
+            match self.refresh_grant(&refresh, ctx).await {
+                Ok(r) => return Ok(("refresh_token", r)),
+                // A refused refresh token is dead (expired, revoked): start over below.
+                Err(e) if e.is_auth() => {
+                    info!(error = %e, "refresh token refused, requesting a new token");
+                    cache.token = None;
+                    cache.refresh = None;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(match grant {
+            DirectGrant::Password { username, password } => (
+                "password",
+                self.password_grant(username, password, ctx).await?,
+            ),
+            DirectGrant::ClientCredentials => (
+                "client_credentials",
+                self.client_credentials_grant(ctx).await?,
+            ),
+            DirectGrant::JwtBearer {
+                signer,
+                subject,
+                client_secret,
+            } => (
+                "jwt_bearer",
+                self.jwt_bearer_grant(signer, subject, client_secret, ctx)
+                    .await?,
+            ),
+        })
+    }
+
+    pub(super) async fn password_grant(
         &self,
         username: &str,
         password: &SecretString,
@@ -270,7 +302,7 @@ impl OAuth {
             .map_err(|e| token_error("password", &status, e))
     }
 
-    async fn refresh_grant(
+    pub(super) async fn refresh_grant(
         &self,
         refresh: &SecretString,
         ctx: &Ctx<'_>,
@@ -388,7 +420,6 @@ mod tests {
         let lifetime = Duration::from_secs(lifetime_secs);
         Token {
             access: SecretString::from("t"),
-            refresh: None,
             expires_at: issued + lifetime,
             lifetime,
             generation: 1,

@@ -61,6 +61,10 @@ pub enum ServiceNowError {
         grant: &'static str,
         message: String,
     },
+    /// The refresh token of `oauth_password_bootstrap` could not be read from or written to
+    /// the database.
+    #[error("cannot read or write the stored refresh token: {0}")]
+    StoredToken(String),
     /// The request was refused before sending: a table name, sys_id or query value that
     /// cannot be put into a URL or an encoded query safely.
     #[error("invalid request: {0}")]
@@ -99,7 +103,8 @@ impl ServiceNowError {
     ///
     /// Connection failures, timeouts, an unavailable instance, 408, 429, 5xx and refused
     /// credentials (a 401 that survived the client's re-authentication, a refused grant) are
-    /// outages, honouring `Retry-After`. A batch item left unserviced, a write the caller's
+    /// outages, honouring `Retry-After`, and so is a database that cannot give or keep the
+    /// stored refresh token. A batch item left unserviced, a write the caller's
     /// fence kept back and an undecodable success are retried. 400, 403, 404 and other 4xx
     /// refuse the request's content and are given up, as are requests that cannot be built.
     pub fn classify(&self) -> Disposition {
@@ -107,7 +112,8 @@ impl ServiceNowError {
             Self::Transport { .. }
             | Self::Timeout { .. }
             | Self::InstanceUnavailable { .. }
-            | Self::Auth { .. } => Disposition::Outage { after: None },
+            | Self::Auth { .. }
+            | Self::StoredToken(_) => Disposition::Outage { after: None },
             Self::Unserviced { .. } | Self::Fenced { .. } | Self::Decode { .. } => {
                 Disposition::Retry { after: None }
             }
@@ -306,6 +312,11 @@ mod tests {
                     grant: "password",
                     message: "refused".into(),
                 },
+                outage(None),
+                false,
+            ),
+            (
+                ServiceNowError::StoredToken("the database: pool timed out".into()),
                 outage(None),
                 false,
             ),

@@ -1,7 +1,8 @@
 //! The ServiceNow client: the only part of snowsync that knows ServiceNow URLs, table and
 //! field names, and status codes.
 //!
-//! It authenticates (basic, OAuth password grant with refresh, OAuth client credentials),
+//! It authenticates (basic, OAuth password grant with refresh, the same with the refresh
+//! token stored in the database, OAuth client credentials, OAuth JWT bearer),
 //! reads and writes records through the Table API and the Batch API, resolves reference names
 //! to sys_ids, discovers fields and choices, and tags records. It limits concurrency and pace,
 //! and pauses every caller after a 429. It does not retry failures over time: it classifies
@@ -9,6 +10,8 @@
 //!
 //! - `transport`: one HTTP exchange (auth, flow control, metrics, errors)
 //! - `auth`: credentials and the token cache; `token_http`: `oauth2` over our reqwest client
+//! - `bootstrap`: `oauth_password_bootstrap`, the refresh token kept in a [`TokenStore`],
+//!   sealed by `token_store`
 //! - `fence`: the check a write passes right before it is sent
 //! - `flow`: the concurrency and pace limits and the shared 429 pause
 //! - `wire`: records, envelopes, `Link` headers; `error`: the error type and its classification
@@ -19,6 +22,7 @@
 
 mod auth;
 mod batch;
+mod bootstrap;
 mod changes;
 mod discovery;
 mod error;
@@ -33,6 +37,7 @@ pub mod report;
 mod table;
 mod tags;
 mod token_http;
+mod token_store;
 mod transport;
 mod wire;
 
@@ -42,6 +47,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 pub use batch::{BatchRequest, BatchResponse};
+pub use bootstrap::{SignIn, Why};
 pub use changes::{APPROVALS_TABLE, CHANGES_PAGE_SIZE, ChangeScope};
 pub use discovery::{Choice, FieldInfo};
 pub use error::{Disposition, ServiceNowError};
@@ -50,10 +56,12 @@ pub use jwt::JwtSigner;
 pub use lengths::StringLengths;
 pub use reference::{ReferenceError, ReferenceKind, UserDetails};
 pub use table::Journal;
+pub use token_store::{CredentialKey, SealedToken, StoreFuture, TokenKey, TokenStore};
 pub use wire::{Record, format_datetime, parse_datetime, record_link};
 
 use crate::config::{AuthMode, ServiceNowConfig};
-use auth::{Auth, Grant};
+use auth::{Auth, DirectGrant, Grant};
+use bootstrap::Vault;
 use flow::Flow;
 use transport::Transport;
 
@@ -111,7 +119,24 @@ impl Client {
     /// Builds the client: TLS with the system roots plus `ca_file`, the proxy from the standard
     /// environment variables (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), the timeouts, the limits
     /// and the credentials of the configured auth mode. Nothing is sent yet.
+    /// `oauth_password_bootstrap` needs a store: [`Client::with_token_store`].
     pub fn new(config: &ServiceNowConfig) -> Result<Self, ServiceNowError> {
+        Self::build(config, None)
+    }
+
+    /// [`Client::new`] keeping the refresh token of `oauth_password_bootstrap` in `store`; other
+    /// modes leave it unused.
+    pub fn with_token_store(
+        config: &ServiceNowConfig,
+        store: Arc<dyn TokenStore>,
+    ) -> Result<Self, ServiceNowError> {
+        Self::build(config, Some(store))
+    }
+
+    fn build(
+        config: &ServiceNowConfig,
+        store: Option<Arc<dyn TokenStore>>,
+    ) -> Result<Self, ServiceNowError> {
         let base = config.instance_url.clone();
         let loopback = match base.host() {
             Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
@@ -143,7 +168,7 @@ impl Client {
             .build()
             .map_err(|e| ServiceNowError::Setup(e.to_string()))?;
 
-        let auth = build_auth(config)?;
+        let auth = build_auth(config, store)?;
         let transport = Transport {
             http,
             base,
@@ -152,7 +177,9 @@ impl Client {
             auth,
         };
         let username = match config.auth {
-            AuthMode::Basic | AuthMode::OauthPassword => config.username.clone(),
+            AuthMode::Basic | AuthMode::OauthPassword | AuthMode::OauthPasswordBootstrap => {
+                config.username.clone()
+            }
             // The instance decides: the entity's application user, or the user the JWT
             // provider maps the subject to.
             AuthMode::OauthClientCredentials | AuthMode::OauthJwtBearer => None,
@@ -199,6 +226,14 @@ impl Client {
         self.inner.mode
     }
 
+    /// In `oauth_password_bootstrap` mode, whether the client signs in with the stored refresh
+    /// token or the password (after a request: how it did), read from the database without
+    /// sending anything; an error saying what to configure when it can do neither. `None` in
+    /// other modes.
+    pub async fn sign_in(&self) -> Result<Option<SignIn>, ServiceNowError> {
+        self.inner.transport.auth.sign_in().await
+    }
+
     /// The instance URL, normalised with a trailing `/`.
     pub fn instance_url(&self) -> &url::Url {
         &self.inner.transport.base
@@ -222,6 +257,7 @@ fn principal(config: &ServiceNowConfig) -> String {
     match (config.auth, &config.jwt) {
         (AuthMode::Basic, _) => format!("basic auth as {user}"),
         (AuthMode::OauthPassword, _) => format!("OAuth password grant as {user}"),
+        (AuthMode::OauthPasswordBootstrap, _) => format!("OAuth password bootstrap as {user}"),
         (AuthMode::OauthClientCredentials, _) => "OAuth client credentials".to_owned(),
         (AuthMode::OauthJwtBearer, Some(jwt)) => format!(
             "OAuth JWT bearer grant for subject {}, key id {}, {}",
@@ -233,7 +269,10 @@ fn principal(config: &ServiceNowConfig) -> String {
     }
 }
 
-fn build_auth(config: &ServiceNowConfig) -> Result<Auth, ServiceNowError> {
+fn build_auth(
+    config: &ServiceNowConfig,
+    store: Option<Arc<dyn TokenStore>>,
+) -> Result<Auth, ServiceNowError> {
     let missing = |key: &str| {
         ServiceNowError::Setup(format!(
             "servicenow.{key} is required when servicenow.auth = {}",
@@ -252,7 +291,10 @@ fn build_auth(config: &ServiceNowConfig) -> Result<Auth, ServiceNowError> {
     };
     match config.auth {
         AuthMode::Basic => Ok(Auth::basic(username()?, password()?)),
-        AuthMode::OauthPassword | AuthMode::OauthClientCredentials | AuthMode::OauthJwtBearer => {
+        AuthMode::OauthPassword
+        | AuthMode::OauthPasswordBootstrap
+        | AuthMode::OauthClientCredentials
+        | AuthMode::OauthJwtBearer => {
             let client_id = config
                 .client_id
                 .clone()
@@ -262,13 +304,40 @@ fn build_auth(config: &ServiceNowConfig) -> Result<Auth, ServiceNowError> {
                 .as_ref()
                 .ok_or_else(|| missing("client_secret"))?;
             let grant = match config.auth {
-                AuthMode::OauthPassword => Grant::Password {
+                AuthMode::OauthPassword => Grant::Direct(DirectGrant::Password {
                     username: username()?,
                     password: password()?,
-                },
+                }),
+                AuthMode::OauthPasswordBootstrap => {
+                    let settings = config
+                        .bootstrap
+                        .as_ref()
+                        .ok_or_else(|| missing("token_encryption_key"))?;
+                    let store = store.ok_or_else(|| {
+                        ServiceNowError::Setup(
+                            "servicenow.auth = oauth_password_bootstrap keeps its refresh token in the database, and this client was given none".to_owned(),
+                        )
+                    })?;
+                    let key =
+                        TokenKey::from_base64(&settings.token_encryption_key).map_err(|m| {
+                            ServiceNowError::Setup(format!("servicenow.token_encryption_key: {m}"))
+                        })?;
+                    let id = CredentialKey {
+                        instance_url: config.instance_url.to_string(),
+                        client_id: client_id.clone(),
+                    };
+                    Grant::Bootstrap(Box::new(Vault::new(
+                        store,
+                        key,
+                        id,
+                        username()?,
+                        config.password.clone(),
+                        settings.refresh_token_lifespan,
+                    )))
+                }
                 AuthMode::OauthJwtBearer => {
                     let jwt = config.jwt.as_ref().ok_or_else(|| missing("jwt_key_file"))?;
-                    Grant::JwtBearer {
+                    Grant::Direct(DirectGrant::JwtBearer {
                         signer: JwtSigner::new(jwt.algorithm, &jwt.key_id, &jwt.key)
                             .map(Box::new)
                             .map_err(|m| {
@@ -276,9 +345,9 @@ fn build_auth(config: &ServiceNowConfig) -> Result<Auth, ServiceNowError> {
                             })?,
                         subject: jwt.subject.clone(),
                         client_secret: secret.clone(),
-                    }
+                    })
                 }
-                _ => Grant::ClientCredentials,
+                _ => Grant::Direct(DirectGrant::ClientCredentials),
             };
             Ok(Auth::oauth(token_url()?, client_id, secret, grant))
         }

@@ -79,6 +79,9 @@ pub async fn check_with(client: &Client) -> Vec<Line> {
             return lines;
         }
     }
+    if let Some(line) = stored_token_ending(client).await {
+        lines.push(line);
+    }
     for table in ["incident", "sc_request"] {
         lines.push(
             match client
@@ -139,6 +142,9 @@ async fn authenticate(client: &Client) -> Result<Line, Line> {
             (Trouble::WrongCredentials, AuthMode::OauthJwtBearer) => {
                 "; the OAuth application of servicenow.client_id needs a JWT verifier map holding the public key of servicenow.jwt_key_file under servicenow.jwt_key_id, and servicenow.jwt_subject must name an active user through the JWT provider's User field"
             }
+            (Trouble::WrongCredentials, AuthMode::OauthPasswordBootstrap) => {
+                "; check servicenow.username, client_id and client_secret; the stored refresh token signs in, or servicenow.password while none is usable"
+            }
             _ => trouble.hint(),
         };
         Line::fail(format!(
@@ -153,15 +159,38 @@ async fn authenticate(client: &Client) -> Result<Line, Line> {
             .map_err(|m| failed(ServiceNowError::InvalidRequest(m)))?,
         None => String::new(),
     };
-    match client
+    let found = client
         .query_page("sys_user", &probe, &["user_name"], 1, 0, "check")
-        .await
-    {
+        .await;
+    // Asked after the requests: it then says how this sign-in went, not how it would go.
+    let who = match client.sign_in().await {
+        Ok(Some(sign_in)) => format!("{who}; {sign_in}"),
+        Ok(None) => who.to_owned(),
+        Err(e) => return Err(failed(e)),
+    };
+    match found {
         Ok(_) => Ok(Line::ok(format!("authentication to {instance} ({who})"))),
         Err(e) if matches!(e.status(), Some(403 | 404)) => Ok(Line::ok(format!(
             "authentication to {instance} ({who}); sys_user is not readable: {e}"
         ))),
         Err(e) => Err(failed(e)),
+    }
+}
+
+/// A warning while the stored refresh token is in the last tenth of its lifespan and no
+/// password is configured to renew it: ServiceNow's refresh grant does not extend it.
+async fn stored_token_ending(client: &Client) -> Option<Line> {
+    match client.sign_in().await {
+        Ok(Some(super::SignIn::StoredToken {
+            ends,
+            renewal_due: true,
+            password_set: false,
+            ..
+        })) => Some(Line::warn(format!(
+            "the stored refresh token's lifespan (servicenow.refresh_token_lifespan) ends about {}: ServiceNow does not renew it on refresh; set servicenow.password before then so snowsync signs in once more and stores a new one",
+            ends.format("%Y-%m-%d %H:%M UTC")
+        ))),
+        _ => None,
     }
 }
 

@@ -50,6 +50,16 @@ impl TokenStore {
         self.lock().clear();
     }
 
+    /// The refresh tokens that would still be honoured, as the instance's `oauth_credential`
+    /// table lists them.
+    pub(crate) fn refresh_tokens(&self, now: i64) -> Vec<String> {
+        self.lock()
+            .iter()
+            .filter(|(_, t)| t.kind == Kind::Refresh && now < t.expires_at)
+            .map(|(value, _)| value.clone())
+            .collect()
+    }
+
     /// The user of a valid access token.
     fn user_of(&self, token: &str, now: i64) -> Option<String> {
         self.lock()

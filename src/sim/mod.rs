@@ -257,6 +257,12 @@ impl SimHandle {
         self.sim.tokens.revoke_all();
     }
 
+    /// The refresh tokens the instance would still honour (its `oauth_credential` table), so a
+    /// test can look for them where they must not be.
+    pub async fn refresh_tokens(&self) -> Vec<String> {
+        self.sim.tokens.refresh_tokens(self.sim.clock.unix())
+    }
+
     /// Moves the emulated clock forward: tokens expire, dates and rate-limit windows move.
     pub async fn advance_clock(&self, by: Duration) {
         self.sim.clock.advance(by);

@@ -176,6 +176,7 @@ fn ensure_sqlite_dir(url: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+pub mod credentials;
 pub mod entity;
 pub mod findings;
 pub mod group_commit;

@@ -94,6 +94,7 @@ pub fn config(base: &url::Url, auth: AuthMode) -> ServiceNowConfig {
         username: Some("snowsync.integration".into()),
         password: Some(SecretString::from("snowsync")),
         jwt: None,
+        bootstrap: None,
         connect_timeout: Duration::from_secs(5),
         request_timeout: Duration::from_secs(10),
         max_concurrency: 8,

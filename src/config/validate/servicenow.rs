@@ -13,7 +13,9 @@ use super::{count, nonzero, secret};
 /// far fewer).
 const MAX_CONCURRENCY: usize = 256;
 use crate::config::raw::ServiceNow;
-use crate::config::{AuthMode, ConfigError, JwtAlgorithm, JwtConfig, ServiceNowConfig};
+use crate::config::{
+    AuthMode, BootstrapConfig, ConfigError, JwtAlgorithm, JwtConfig, ServiceNowConfig,
+};
 
 /// The credentials as configured, before checking that the auth mode has what it needs.
 struct Credentials {
@@ -39,6 +41,7 @@ pub(super) fn servicenow(
     let credentials = credentials(origin, &mut sn)?;
     require_credentials(origin, auth, &credentials)?;
     let jwt = jwt(origin, auth, &mut sn)?;
+    let bootstrap = bootstrap(origin, auth, &mut sn)?;
     if let Some(ca) = &sn.ca_file {
         ca_file(origin, ca)?;
     }
@@ -51,6 +54,7 @@ pub(super) fn servicenow(
         username: credentials.username,
         password: credentials.password,
         jwt,
+        bootstrap,
         connect_timeout: nonzero(
             origin,
             "servicenow.connect_timeout",
@@ -173,6 +177,13 @@ fn require_credentials(
             username()?;
             password()
         }
+        // The password is needed only while no refresh token is stored, which the
+        // database knows, not the file: the client says so at start.
+        AuthMode::OauthPasswordBootstrap => {
+            client_id()?;
+            client_secret()?;
+            username()
+        }
         AuthMode::OauthClientCredentials | AuthMode::OauthJwtBearer => {
             client_id()?;
             client_secret()
@@ -243,6 +254,64 @@ fn jwt(
         key_id,
         subject,
         algorithm,
+    }))
+}
+
+/// ServiceNow's default "Refresh Token Lifespan" (8,640,000 s).
+const REFRESH_TOKEN_LIFESPAN: Duration = Duration::from_secs(100 * 24 * 3600);
+
+/// The stored refresh token's key and lifespan: the key required in that mode, both refused
+/// in any other. The key is proven at load, as the client will use it.
+fn bootstrap(
+    origin: &str,
+    auth: AuthMode,
+    sn: &mut ServiceNow,
+) -> Result<Option<BootstrapConfig>, ConfigError> {
+    const KEY: &str = "servicenow.token_encryption_key";
+    let inline = sn.token_encryption_key.take();
+    let file = sn.token_encryption_key_file.take();
+    let lifespan = sn.refresh_token_lifespan.take();
+    if auth != AuthMode::OauthPasswordBootstrap {
+        let set = [
+            (KEY, inline.is_some()),
+            ("servicenow.token_encryption_key_file", file.is_some()),
+            ("servicenow.refresh_token_lifespan", lifespan.is_some()),
+        ];
+        return match set.iter().find(|(_, present)| *present) {
+            Some((key, _)) => Err(ConfigError::new(
+                origin,
+                *key,
+                format!(
+                    "only used with servicenow.auth = oauth_password_bootstrap (auth is {})",
+                    auth.as_str()
+                ),
+            )),
+            None => Ok(None),
+        };
+    }
+    let from_file = file.is_some();
+    let key = secret(origin, KEY, inline, file)?.ok_or_else(|| {
+        ConfigError::new(
+            origin,
+            KEY,
+            "required when servicenow.auth = oauth_password_bootstrap: 32 random bytes in base64 (`openssl rand -base64 32`), the key the refresh token is stored under",
+        )
+    })?;
+    crate::servicenow::TokenKey::from_base64(&key).map_err(|m| {
+        let key = if from_file {
+            "servicenow.token_encryption_key_file"
+        } else {
+            KEY
+        };
+        ConfigError::new(origin, key, m)
+    })?;
+    Ok(Some(BootstrapConfig {
+        token_encryption_key: key,
+        refresh_token_lifespan: nonzero(
+            origin,
+            "servicenow.refresh_token_lifespan",
+            lifespan.unwrap_or(REFRESH_TOKEN_LIFESPAN),
+        )?,
     }))
 }
 
