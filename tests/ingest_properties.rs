@@ -138,6 +138,11 @@ fn the_fixtures_parse() {
         (InputFormat::Oort, OORT),
         (InputFormat::Approval, APPROVAL),
     ] {
-        ingest::parse(format, text.as_bytes()).unwrap_or_else(|e| panic!("{format}: {e}"));
+        let findings =
+            ingest::parse(format, text.as_bytes()).unwrap_or_else(|e| panic!("{format}: {e}"));
+        assert!(
+            !findings.is_empty(),
+            "{format}: the fixture holds no finding"
+        );
     }
 }

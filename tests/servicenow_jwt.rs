@@ -159,18 +159,23 @@ async fn check_fails_with_a_clear_line_when_the_key_is_not_the_instances() {
     assert!(!line.contains("PRIVATE KEY"), "{line}");
 }
 
+/// Whether a client signing in with `config` is refused by the emulator.
+async fn refused(config: &ServiceNowConfig) -> bool {
+    let err = Client::new(config)
+        .unwrap()
+        .query("incident", "", &["number"], 1)
+        .await
+        .unwrap_err();
+    err.is_auth()
+}
+
 #[tokio::test]
 async fn an_unknown_key_id_is_refused() {
     let keys = rsa_keys();
     let sim = start(&keys, JwtUserField::UserName).await;
     let mut config = jwt_config(&sim, &keys, JwtAlgorithm::RS256);
     config.jwt.as_mut().unwrap().key_id = "rotated-away".into();
-    let err = Client::new(&config)
-        .unwrap()
-        .query("incident", "", &["number"], 1)
-        .await
-        .unwrap_err();
-    assert!(err.is_auth(), "{err}");
+    assert!(refused(&config).await);
 }
 
 #[tokio::test]
@@ -179,12 +184,7 @@ async fn a_subject_with_no_user_is_refused() {
     let sim = start(&keys, JwtUserField::UserName).await;
     let mut config = jwt_config(&sim, &keys, JwtAlgorithm::RS256);
     config.jwt.as_mut().unwrap().subject = "nobody".into();
-    let err = Client::new(&config)
-        .unwrap()
-        .query("incident", "", &["number"], 1)
-        .await
-        .unwrap_err();
-    assert!(err.is_auth(), "{err}");
+    assert!(refused(&config).await);
 }
 
 /// The emulator's verifier, over plain HTTP: a replayed assertion gets the refusal a bad one

@@ -221,12 +221,13 @@ impl Client {
     pub async fn user_details(&self, name: &str) -> Result<Option<UserDetails>, ServiceNowError> {
         let kind = ReferenceKind::User;
         let value = name.trim();
-        let Ok(query) = kind.query(value) else {
-            return Ok(None);
-        };
         if value.is_empty() {
             return Ok(None);
         }
+        // A name no lookup can carry names nobody the instance knows.
+        let Ok(query) = kind.query(value) else {
+            return Ok(None);
+        };
         let found = self
             .inner
             .references

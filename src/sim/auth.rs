@@ -277,54 +277,43 @@ pub(crate) fn token_endpoint(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Res
         }
         "client_credentials" if sim.config.client_credentials_enabled => {
             // The token acts as the entity's OAuth Application User: the integration user.
-            let access = new_token();
-            sim.tokens.lock().insert(
-                access.clone(),
-                Token {
-                    kind: Kind::Access,
-                    user: sim.config.integration.user_name.clone(),
-                    client,
-                    expires_at: access_until,
-                    refresh: None,
-                    from_password: false,
-                },
-            );
-            Issued {
-                access_token: access,
-                refresh_token: None,
-                scope: "useraccount",
-                token_type: "Bearer",
-                expires_in,
-            }
+            let user = sim.config.integration.user_name.clone();
+            access_only(sim, user, client, access_until, expires_in)
         }
         JWT_BEARER => {
             let Some(user) = jwt_subject_user(sim, field("assertion"), &client) else {
                 return denied();
             };
-            let access = new_token();
-            sim.tokens.lock().insert(
-                access.clone(),
-                Token {
-                    kind: Kind::Access,
-                    user,
-                    client,
-                    expires_at: access_until,
-                    refresh: None,
-                    from_password: false,
-                },
-            );
             // The client signs a new assertion when the token runs out: no refresh token.
-            Issued {
-                access_token: access,
-                refresh_token: None,
-                scope: "useraccount",
-                token_type: "Bearer",
-                expires_in,
-            }
+            access_only(sim, user, client, access_until, expires_in)
         }
         _ => return denied(),
     };
     json(StatusCode::OK, &issued)
+}
+
+/// An access token for `user` with no refresh token, as the client-credentials and JWT bearer
+/// grants answer.
+fn access_only(sim: &Sim, user: String, client: String, until: i64, expires_in: u64) -> Issued {
+    let access = new_token();
+    sim.tokens.lock().insert(
+        access.clone(),
+        Token {
+            kind: Kind::Access,
+            user,
+            client,
+            expires_at: until,
+            refresh: None,
+            from_password: false,
+        },
+    );
+    Issued {
+        access_token: access,
+        refresh_token: None,
+        scope: "useraccount",
+        token_type: "Bearer",
+        expires_in,
+    }
 }
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";

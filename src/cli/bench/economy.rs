@@ -11,18 +11,11 @@ use serde_json::json;
 use super::BenchArgs;
 use super::harness::{self, Setup, World};
 use super::report::{Report, num};
-use crate::sim::{Faults, SimStats};
+use crate::sim::SimStats;
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     let total = args.economy_findings.max(1);
-    let setup = Setup {
-        postgres: None,
-        workers: args.workers,
-        in_flight: args.workers * 2,
-        batch_size: args.batch_size,
-        faults: Faults::none(),
-        untagged: false,
-    };
+    let setup = Setup::sqlite(args);
     let world = World::start(&setup).await?;
     let counted = phases(&world, total, args.senders).await;
     world.stop().await;

@@ -28,6 +28,21 @@ pub struct Setup {
     pub untagged: bool,
 }
 
+impl Setup {
+    /// A run on a temporary SQLite file with the arguments' workers and batch size, twice as
+    /// many requests in flight, no faults and the starter mappings.
+    pub fn sqlite(args: &super::BenchArgs) -> Self {
+        Self {
+            postgres: None,
+            workers: args.workers,
+            in_flight: args.workers * 2,
+            batch_size: args.batch_size,
+            faults: Faults::none(),
+            untagged: false,
+        }
+    }
+}
+
 /// The mapping of an untagged run: the starter identity profile's references, no tags.
 const UNTAGGED: &str = r#"[default]
 profile = "untagged"

@@ -10,19 +10,11 @@ use serde_json::json;
 use super::BenchArgs;
 use super::harness::{self, Setup, World};
 use super::report::{Report, num};
-use crate::sim::Faults;
 
 pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     let total = args.ingest_findings.max(1);
     let rate = args.ingest_rate.max(1.0);
-    let setup = Setup {
-        postgres: None,
-        workers: args.workers,
-        in_flight: args.workers * 2,
-        batch_size: args.batch_size,
-        faults: Faults::none(),
-        untagged: false,
-    };
+    let setup = Setup::sqlite(args);
     let world = World::start(&setup).await?;
     let (mut latencies, errors, seconds) = send_at_rate(&world, total, rate).await;
     world.stop().await;

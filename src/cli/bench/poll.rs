@@ -12,7 +12,6 @@ use super::BenchArgs;
 use super::harness::{self, Setup, World};
 use super::report::{Report, num};
 use crate::poller::Poller;
-use crate::sim::Faults;
 
 /// Tickets the help desk changes between the two measured cycles.
 const CHANGED: usize = 3;
@@ -43,12 +42,8 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     sizes.sort_unstable();
     for &total in &sizes {
         let setup = Setup {
-            postgres: None,
-            workers: args.workers,
-            in_flight: args.workers * 2,
-            batch_size: args.batch_size,
-            faults: Faults::none(),
             untagged: true,
+            ..Setup::sqlite(args)
         };
         let world = World::start(&setup).await?;
         let measured = cycles(&world, total, args.senders).await;
