@@ -291,4 +291,22 @@ impl Finding {
     pub fn check_key(&self) -> FindingKey {
         FindingKey::from_parts(&[&self.source, self.kind.as_str(), &self.check_id])
     }
+
+    /// The key of the `generation`th group of this finding's check (`group_by = "check"`):
+    /// the check's parts, an empty subject and the generation. Five parts, where a
+    /// subject's key has four, so a group and a finding never share a key.
+    pub fn group_key(&self, generation: u64) -> FindingKey {
+        FindingKey::from_parts(&[
+            &self.source,
+            self.kind.as_str(),
+            &self.check_id,
+            "",
+            &generation.to_string(),
+        ])
+    }
+
+    /// The `correlation_id` of the `generation`th grouped ticket of this finding's check.
+    pub fn group_correlation_id(&self, generation: u64) -> String {
+        self.check_key().correlation_id_of_generation(generation)
+    }
 }

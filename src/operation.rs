@@ -81,8 +81,14 @@ pub struct TicketPayload {
 /// and the template and data the description was rendered with at intake.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Enrichment {
-    /// The user name or email the subject is looked up by (as a caller reference is).
+    /// The user name or email the subject is looked up by (as a caller reference is);
+    /// empty on a grouped ticket.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub user: String,
+    /// On a grouped ticket: whom each of the first entries of the data's `members` (those
+    /// listed when it was rendered at intake) is looked up by, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
     /// The field the template fills, and the most characters it may hold.
     pub field: String,
     pub limit: Option<usize>,

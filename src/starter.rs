@@ -19,10 +19,26 @@ pub const MAPPINGS: [(&str, &str); 3] = [
 ];
 
 /// The shipped templates, by file name.
-pub const TEMPLATES: [(&str, &str); 5] = [
+pub const TEMPLATES: [(&str, &str); 9] = [
     (
         "approval_description.hbs",
         include_str!("../templates/approval_description.hbs"),
+    ),
+    (
+        "group_close_notes.hbs",
+        include_str!("../templates/group_close_notes.hbs"),
+    ),
+    (
+        "group_description.hbs",
+        include_str!("../templates/group_description.hbs"),
+    ),
+    (
+        "group_short_description.hbs",
+        include_str!("../templates/group_short_description.hbs"),
+    ),
+    (
+        "group_work_note.hbs",
+        include_str!("../templates/group_work_note.hbs"),
     ),
     (
         "close_notes.hbs",

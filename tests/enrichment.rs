@@ -14,11 +14,11 @@ fn by_email(check_id: &str, email: &str) -> serde_json::Value {
         "source": "oort",
         "kind": "check",
         "check_id": check_id,
-        "title": "Inactive Users",
+        "title": "MFA Not Enrolled",
         "severity": "medium",
         "subject": {"login": email, "email": email},
-        "description": ["The user has not signed in for 90 days."],
-        "recommended_actions": ["Confirm with the manager whether the account is needed."],
+        "description": ["The user has no second factor enrolled."],
+        "recommended_actions": ["Ask the user to enroll a second factor."],
         "occurred_at": "2026-11-01T10:00:00Z"
     })
 }

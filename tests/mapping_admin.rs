@@ -23,7 +23,7 @@ fn finding(source: &str, check_id: &str) -> Finding {
     finding.source = source.to_owned();
     finding.check_id = check_id.to_owned();
     finding.kind = FindingKind::Check;
-    finding.title = "Inactive Users".to_owned();
+    finding.title = "MFA Not Enrolled".to_owned();
     finding.severity = Severity::High;
     finding
 }

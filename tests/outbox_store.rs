@@ -27,6 +27,8 @@ fn finding(key: &str) -> FindingRecord {
         severity: "high".to_owned(),
         payload: serde_json::json!({"title": "IP Threat Detected"}),
         seen_at: Utc::now(),
+        group_id: None,
+        is_group: false,
     }
 }
 

@@ -9,6 +9,7 @@ mod m20261204_000001_reverse_sync;
 mod m20261205_000001_outbox_owed_index;
 mod m20261205_000002_outbox_outage_attempts;
 mod m20261210_000001_oauth_refresh_tokens;
+mod m20261212_000001_finding_groups;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_outbox_owed_index::Migration),
             Box::new(m20261205_000002_outbox_outage_attempts::Migration),
             Box::new(m20261210_000001_oauth_refresh_tokens::Migration),
+            Box::new(m20261212_000001_finding_groups::Migration),
         ]
     }
 }

@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::SourceEvent;
+use crate::domain::{Finding, SourceEvent};
 use crate::ingest::{self, IngestError, InputFormat};
-use crate::mapping::{Mappings, PlanError, Templates, TicketPlan, plan};
+use crate::mapping::{
+    Group, GroupChange, Mappings, PlanError, Templates, TicketPlan, plan, plan_group,
+};
 
 /// Why a document cannot be planned.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +33,8 @@ pub struct Rendered {
 }
 
 /// Parses `body` (`format`, or recognised from the document without one) and plans each of
-/// its findings for `event`, as the `occurrences`-th failure.
+/// its findings for `event`, as the `occurrences`-th failure; the findings of a check whose
+/// profile groups by check are planned together, as their group's ticket.
 pub fn plans(
     body: &[u8],
     format: Option<InputFormat>,
@@ -44,15 +47,63 @@ pub fn plans(
         None => ingest::detect_and_parse(body),
         Some(format) => ingest::parse(format, body),
     }?;
-    findings
-        .iter()
-        .map(|finding| {
-            Ok(Rendered {
+    let mut rendered = Vec::new();
+    let mut checks_done: Vec<String> = Vec::new();
+    for finding in &findings {
+        if !mappings.select(finding).profile.groups_by_check() {
+            rendered.push(Rendered {
                 finding_key: finding.key().as_str().to_owned(),
                 plan: plan(finding, event, occurrences, mappings, templates)?,
-            })
-        })
-        .collect()
+            });
+            continue;
+        }
+        // The findings of one check become one grouped ticket, shown once.
+        let check = finding.check_key().as_str().to_owned();
+        if checks_done.contains(&check) {
+            continue;
+        }
+        let members: Vec<Finding> = findings
+            .iter()
+            .filter(|f| f.check_key().as_str() == check)
+            .cloned()
+            .collect();
+        checks_done.push(check);
+        rendered.push(Rendered {
+            finding_key: finding.group_key(1).as_str().to_owned(),
+            plan: group_plan(finding, &members, event, occurrences, mappings, templates)?,
+        });
+    }
+    Ok(rendered)
+}
+
+/// The grouped ticket of `members` (one check) for `event`: the create, an update listing
+/// them as joined (a repeat), the close when they all pass, or the escalation.
+fn group_plan(
+    about: &Finding,
+    members: &[Finding],
+    event: SourceEvent,
+    occurrences: u64,
+    mappings: &Mappings,
+    templates: &Templates,
+) -> Result<TicketPlan, PlanError> {
+    let logins: Vec<String> = members.iter().map(|m| m.subject.login.clone()).collect();
+    let (change, listed, joined, passing): (_, &[Finding], &[String], &[String]) = match event {
+        SourceEvent::Failing if occurrences <= 1 => {
+            (GroupChange::Create { note: None }, members, &logins, &[])
+        }
+        SourceEvent::Failing => (GroupChange::Update, members, &logins, &[]),
+        SourceEvent::Resolved => (GroupChange::Close, &[], &[], &logins),
+        SourceEvent::Escalated => (GroupChange::Escalate, members, &[], &[]),
+    };
+    let group = Group {
+        generation: 1,
+        members: listed,
+        joined,
+        passing,
+        about,
+        continues: None,
+    };
+    plan_group(&group, &change, mappings, templates)
 }
 
 /// Where the rule and the profile of a plan are written: `mappings/x.toml:12`.

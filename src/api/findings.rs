@@ -175,7 +175,12 @@ pub struct FindingView {
     last_seen: DateTime<Utc>,
     resolved_by: Option<String>,
     decision: Option<String>,
+    /// The ticket of the finding, or of the group that lists it.
     ticket: Option<TicketView>,
+    /// The group (`group_by = "check"`) whose ticket lists this finding.
+    group_id: Option<i64>,
+    /// This finding is a group: one ticket listing the findings whose `group_id` it is.
+    is_group: bool,
 }
 
 impl FindingView {
@@ -196,6 +201,8 @@ impl FindingView {
             resolved_by: f.resolved_by,
             decision: f.decision,
             ticket: ticket.map(|t| TicketView::new(t, servicenow)),
+            group_id: f.group_id,
+            is_group: f.is_group,
         }
     }
 }

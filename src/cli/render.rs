@@ -140,10 +140,18 @@ fn text(finding_key: &str, plan: &TicketPlan, mappings: &Mappings) -> String {
     };
     let _ = writeln!(out, "tags:           {tags}");
     if let Some(e) = &plan.enrichment {
+        let whom = if e.members.is_empty() {
+            format!("the sys_user record of `{}`", e.user)
+        } else {
+            format!(
+                "the sys_user records of the {} members listed",
+                e.members.len()
+            )
+        };
         let _ = writeln!(
             out,
-            "enrichment:     {} completed at delivery from the sys_user record of `{}` (shown here as the source sent it)",
-            e.field, e.user
+            "enrichment:     {} completed at delivery from {whom} (shown here as the source sent it)",
+            e.field
         );
     }
     let _ = writeln!(out, "payload:");

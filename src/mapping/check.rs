@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
 
-use super::plan::{FieldLengths, plan_selected};
-use super::profile::{GroupBy, Table};
+use super::group::{Group, GroupChange, plan_group_selected};
+use super::plan::{FieldLengths, PlanError, plan_selected};
+use super::profile::Table;
 use super::{Mappings, Selection, load_all, load_templates_or_starter};
 use crate::config::MappingConfig;
 use crate::domain::{
@@ -114,13 +115,19 @@ fn render_profiles(mappings: &Mappings, templates: &Templates, report: &mut Repo
             (SourceEvent::Escalated, 2),
         ];
         let lengths = FieldLengths::default();
-        let errors: Vec<String> = events
-            .iter()
-            .filter_map(|(event, n)| {
-                plan_selected(&finding, selection, *event, *n, templates, &lengths).err()
-            })
-            .map(|e| e.to_string())
-            .collect();
+        let errors: Vec<String> = if profile.groups_by_check() {
+            render_group(&finding, selection, templates, &lengths)
+        } else {
+            events
+                .iter()
+                .filter_map(|(event, n)| {
+                    plan_selected(&finding, selection, *event, *n, templates, &lengths).err()
+                })
+                .collect()
+        }
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect();
         if errors.is_empty() {
             report.ok(format!(
                 "profile {} ({}): renders for failing, repeat, resolved and escalated",
@@ -131,13 +138,49 @@ fn render_profiles(mappings: &Mappings, templates: &Templates, report: &mut Repo
         for error in errors {
             report.fail(error);
         }
-        if let GroupBy::Check { .. } = profile.group_by {
-            report.warn(format!(
-                "{}: group_by = \"check\" is accepted here but refused at intake: grouped tickets are not delivered yet",
-                profile.location("group_by")
-            ));
-        }
     }
+}
+
+/// The errors of a grouped profile's templates, rendered for every change of a group of
+/// two sample subjects.
+fn render_group(
+    finding: &Finding,
+    selection: Selection<'_>,
+    templates: &Templates,
+    lengths: &FieldLengths,
+) -> Vec<PlanError> {
+    let mut second = finding.clone();
+    second.subject.login = "second.user@example.com".to_owned();
+    second.subject.email = Some(second.subject.login.clone());
+    let members = [finding.clone(), second];
+    let joined = [members[1].subject.login.clone()];
+    let passing = [finding.subject.login.clone()];
+    let changes = [
+        GroupChange::Create {
+            note: Some("note".to_owned()),
+        },
+        GroupChange::Update,
+        GroupChange::Close,
+        GroupChange::Escalate,
+    ];
+    changes
+        .iter()
+        .filter_map(|change| {
+            let listed: &[Finding] = match change {
+                GroupChange::Close => &[],
+                _ => &members,
+            };
+            let group = Group {
+                generation: 2,
+                members: listed,
+                joined: &joined,
+                passing: &passing,
+                about: finding,
+                continues: Some("INC0010001"),
+            };
+            plan_group_selected(&group, change, selection, templates, lengths).err()
+        })
+        .collect()
 }
 
 /// The finding of the Oort "Example Ticket Description with End User Digest".

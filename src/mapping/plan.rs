@@ -153,6 +153,19 @@ pub(super) fn plan_selected(
     templates: &Templates,
     lengths: &FieldLengths,
 ) -> Result<TicketPlan, PlanError> {
+    // A finding opened with a ticket of its own before its profile grouped by check keeps
+    // that ticket, written with the subject templates: the group's list members.
+    let as_subject;
+    let selection = match selection.profile.group_by {
+        GroupBy::Subject => selection,
+        GroupBy::Check { .. } => {
+            as_subject = selection.profile.for_one_subject();
+            Selection {
+                rule: selection.rule,
+                profile: &as_subject,
+            }
+        }
+    };
     let mut planner = Planner::new(
         finding,
         selection,
@@ -203,7 +216,7 @@ pub fn plan_reopen(
     Ok(planner.finish())
 }
 
-struct Planner<'a> {
+pub(super) struct Planner<'a> {
     finding: &'a Finding,
     selection: Selection<'a>,
     templates: &'a Templates,
@@ -225,11 +238,8 @@ impl<'a> Planner<'a> {
         event: &str,
         occurrences: u64,
     ) -> Self {
-        let correlation_id = match selection.profile.group_by {
-            GroupBy::Subject => finding.key().correlation_id(),
-            GroupBy::Check { .. } => finding.check_key().correlation_id(),
-        };
-        let context = TemplateData::new(template::context(
+        let correlation_id = finding.key().correlation_id();
+        let context = template::context(
             finding,
             ContextInfo {
                 event,
@@ -238,7 +248,28 @@ impl<'a> Planner<'a> {
                 profile: &selection.profile.name,
                 correlation_id: &correlation_id,
             },
-        ));
+        );
+        Self::with_context(
+            finding,
+            selection,
+            templates,
+            lengths,
+            correlation_id,
+            context,
+        )
+    }
+
+    /// A planner rendering `context` (a grouped ticket's, which lists its members) into the
+    /// ticket with `correlation_id`.
+    pub(super) fn with_context(
+        finding: &'a Finding,
+        selection: Selection<'a>,
+        templates: &'a Templates,
+        lengths: &'a FieldLengths,
+        correlation_id: String,
+        context: Value,
+    ) -> Self {
+        let context = TemplateData::new(context);
         Self {
             finding,
             selection,
@@ -253,7 +284,7 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn profile(&self) -> &'a Profile {
+    pub(super) fn profile(&self) -> &'a Profile {
         self.selection.profile
     }
 
@@ -267,7 +298,7 @@ impl<'a> Planner<'a> {
     }
 
     /// Sets a field, cut to its length.
-    fn set(&mut self, field: &str, value: String) {
+    pub(super) fn set(&mut self, field: &str, value: String) {
         let value = match self.lengths.limit(self.profile().table.as_str(), field) {
             Some(max) => template::cut(&value, max).to_owned(),
             None => value,
@@ -275,12 +306,44 @@ impl<'a> Planner<'a> {
         self.fields.insert(field.to_owned(), Value::String(value));
     }
 
-    fn render_field(&mut self, field: &str, template_name: &str) -> Result<(), PlanError> {
+    pub(super) fn render_field(
+        &mut self,
+        field: &str,
+        template_name: &str,
+    ) -> Result<(), PlanError> {
         let text = self
             .templates
             .render_data(template_name, &self.context)
             .map_err(|e| self.fail(e))?;
         self.set(field, text);
+        Ok(())
+    }
+
+    /// Renders a grouped ticket's listing field: as many members as fit its length, and
+    /// with `enrich_from_instance`, what delivery needs to fill the listed members' details.
+    pub(super) fn render_listing(
+        &mut self,
+        field: &str,
+        template_name: &str,
+        member_users: &[String],
+    ) -> Result<(), PlanError> {
+        let p = self.profile();
+        let limit = self.lengths.limit(p.table.as_str(), field);
+        let (text, shown) = self
+            .templates
+            .render_fitting(template_name, self.context.value(), limit)
+            .map_err(|e| self.fail(e))?;
+        self.fields.insert(field.to_owned(), Value::String(text));
+        if p.enrich_from_instance && field == "description" {
+            self.enrichment = Some(Enrichment {
+                user: String::new(),
+                members: member_users.iter().take(shown).cloned().collect(),
+                field: field.to_owned(),
+                limit,
+                template: template_name.to_owned(),
+                context: self.context.value().clone(),
+            });
+        }
         Ok(())
     }
 
@@ -294,6 +357,7 @@ impl<'a> Planner<'a> {
             if !user.is_empty() {
                 self.enrichment = Some(Enrichment {
                     user: user.to_owned(),
+                    members: Vec::new(),
                     field: "description".to_owned(),
                     limit: self.lengths.limit(p.table.as_str(), "description"),
                     template: p.templates.description.clone(),
@@ -301,6 +365,14 @@ impl<'a> Planner<'a> {
                 });
             }
         }
+        self.ticket_fields(true)
+    }
+
+    /// The fields of a create besides its text: levels, category, state, correlation id,
+    /// custom fields, references and tags. A grouped ticket (`for_subject` false) has no
+    /// one subject to be its caller.
+    pub(super) fn ticket_fields(&mut self, for_subject: bool) -> Result<(), PlanError> {
+        let p = self.profile();
         let (impact, urgency) = p.levels(self.finding.severity);
         self.set("impact", impact.code().to_string());
         self.set("urgency", urgency.code().to_string());
@@ -340,6 +412,7 @@ impl<'a> Planner<'a> {
         );
         reference("assigned_to", ReferenceKind::User, &p.assigned_to);
         let caller = match &p.caller {
+            Caller::Subject if !for_subject => None,
             Caller::Subject => Some(
                 self.finding
                     .subject
@@ -355,7 +428,7 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
-    fn finish(self) -> TicketPlan {
+    pub(super) fn finish(self) -> TicketPlan {
         let custom_fields = self
             .profile()
             .fields

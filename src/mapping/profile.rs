@@ -140,7 +140,17 @@ pub struct ProfileTemplates {
 }
 
 impl ProfileTemplates {
-    pub(super) fn defaults(table: Table) -> Self {
+    /// The starter templates of a profile on `table`; a profile grouping by check lists its
+    /// subjects with the `group_*` ones.
+    pub(super) fn defaults(table: Table, grouped: bool) -> Self {
+        if grouped {
+            return Self {
+                short_description: template::GROUP_SHORT_DESCRIPTION.to_owned(),
+                description: template::GROUP_DESCRIPTION.to_owned(),
+                work_note: template::GROUP_WORK_NOTE.to_owned(),
+                close_notes: template::GROUP_CLOSE_NOTES.to_owned(),
+            };
+        }
         Self {
             short_description: template::SHORT_DESCRIPTION.to_owned(),
             description: match table {
@@ -222,6 +232,22 @@ pub fn default_levels(severity: Severity) -> (Level, Level) {
         Severity::Medium => (Level::Medium, Level::Medium),
         Severity::Low => (Level::Medium, Level::Low),
         Severity::Info => (Level::Low, Level::Low),
+    }
+}
+
+impl Profile {
+    /// This profile as it writes one subject's ticket: a finding that had a ticket of its
+    /// own before the profile grouped by check keeps it, with the table's subject templates.
+    pub fn for_one_subject(&self) -> Profile {
+        let mut profile = self.clone();
+        profile.group_by = GroupBy::Subject;
+        profile.templates = ProfileTemplates::defaults(self.table, false);
+        profile
+    }
+
+    /// Whether the profile lists the subjects of a check in one ticket.
+    pub fn groups_by_check(&self) -> bool {
+        matches!(self.group_by, GroupBy::Check { .. })
     }
 }
 

@@ -120,8 +120,14 @@ impl ServiceNowDeliverer {
             .filter(|r| !matches!(r.op, OpKind::NotifySource | OpKind::ApplyTags))
             .filter_map(|r| serde_json::from_value::<TicketPayload>(r.payload.clone()).ok())
             .flat_map(|p| {
-                // The subject whose details enrich the digest is looked up like a caller.
-                let subject = p.enrichment.map(|e| (ReferenceKind::User, e.user));
+                // The subject (or a grouped ticket's listed members) whose details enrich
+                // the digest is looked up like a caller.
+                let subject = p.enrichment.into_iter().flat_map(|e| {
+                    std::iter::once(e.user)
+                        .filter(|u| !u.is_empty())
+                        .chain(e.members)
+                        .map(|u| (ReferenceKind::User, u))
+                });
                 p.references
                     .into_values()
                     .filter(|r| r.kind.unlookable(&r.name).is_none())

@@ -17,7 +17,7 @@ use crate::operation::{NotifyPayload, OpKind};
 use crate::servicenow::Record;
 use crate::store::entity::{finding, ticket_link};
 use crate::store::findings::{self, TicketSnapshot};
-use crate::store::{outbox, sync};
+use crate::store::{groups, outbox, sync};
 
 /// One transition applied, for logs, metrics and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,39 +163,34 @@ impl Applier<'_> {
                 );
                 outbox::skip_pending_writes(txn, found.id, &reason, now).await?;
             }
-            let detail = serde_json::json!({
-                "ticket": link.number,
-                "state": link.state,
-                "approval": link.approval,
-                "sys_mod_count": link.sys_mod_count,
-                "comment": comment,
-            });
-            findings::audit_row(
-                txn,
-                found.id,
-                &format!("ticket.{transition}"),
-                Some(from.as_str()),
-                to.as_str(),
-                &format!("servicenow:{actor}"),
-                Some(detail.to_string()),
-                now,
-            )
-            .await?;
-            let notice = Notice {
-                transition,
-                finding: &found,
+            let change = Change {
                 link,
+                transition,
                 actor,
                 at,
                 comment,
+                now,
             };
-            let payload = NotifyPayload {
-                source: found.source.clone(),
-                body: notice.body(self.instance),
-            };
-            // Invariant: NotifyPayload is plain data; serialising cannot fail.
-            let payload = serde_json::to_value(payload).unwrap_or_default();
-            outbox::enqueue(txn, found.id, OpKind::NotifySource, payload, now).await?;
+            self.audit_and_notify(txn, &found, from, to, &change)
+                .await?;
+            if found.is_group && matches!(transition, Transition::Resolved | Transition::Escalated)
+            {
+                // Closing or escalating a grouped ticket does so for every subject it lists.
+                for member in groups::open_members(txn, found.id).await? {
+                    if member.status == to {
+                        continue;
+                    }
+                    sync::set_finding_from_ticket(txn, &member, to, None, now).await?;
+                    self.audit_and_notify(txn, &member, member.status, to, &change)
+                        .await?;
+                    applied.push(Applied {
+                        finding_id: member.id,
+                        number: link.number.clone(),
+                        transition,
+                        actor: actor.to_owned(),
+                    });
+                }
+            }
             found.status = to;
             if let Some(decision) = decision {
                 found.decision = Some(decision.to_owned());
@@ -208,6 +203,68 @@ impl Applier<'_> {
             });
         }
         Ok(applied)
+    }
+}
+
+/// A ticket change being applied, as the audit trail and the source are told of it.
+struct Change<'a> {
+    link: &'a ticket_link::Model,
+    transition: Transition,
+    actor: &'a str,
+    at: DateTime<Utc>,
+    comment: Option<&'a str>,
+    now: DateTime<Utc>,
+}
+
+impl Applier<'_> {
+    /// The audit row of `found` moving `from` → `to` on a ticket change, and the source's
+    /// notification; a group is not known to the source, its members are notified instead.
+    async fn audit_and_notify(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        found: &finding::Model,
+        from: FindingStatus,
+        to: FindingStatus,
+        change: &Change<'_>,
+    ) -> Result<(), DbErr> {
+        let link = change.link;
+        let detail = serde_json::json!({
+            "ticket": link.number,
+            "state": link.state,
+            "approval": link.approval,
+            "sys_mod_count": link.sys_mod_count,
+            "comment": change.comment,
+        });
+        findings::audit_row(
+            txn,
+            found.id,
+            &format!("ticket.{}", change.transition),
+            Some(from.as_str()),
+            to.as_str(),
+            &format!("servicenow:{}", change.actor),
+            Some(detail.to_string()),
+            change.now,
+        )
+        .await?;
+        if found.is_group {
+            return Ok(());
+        }
+        let notice = Notice {
+            transition: change.transition,
+            finding: found,
+            link,
+            actor: change.actor,
+            at: change.at,
+            comment: change.comment,
+        };
+        let payload = NotifyPayload {
+            source: found.source.clone(),
+            body: notice.body(self.instance),
+        };
+        // Invariant: NotifyPayload is plain data; serialising cannot fail.
+        let payload = serde_json::to_value(payload).unwrap_or_default();
+        outbox::enqueue(txn, found.id, OpKind::NotifySource, payload, change.now).await?;
+        Ok(())
     }
 }
 

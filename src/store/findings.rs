@@ -27,6 +27,11 @@ pub struct FindingRecord {
     pub severity: String,
     pub payload: serde_json::Value,
     pub seen_at: DateTime<Utc>,
+    /// The group whose ticket lists the finding (`group_by = "check"`), set when it is
+    /// created.
+    pub group_id: Option<i64>,
+    /// The row is a group: the ticket and outbox rows of its members are its own.
+    pub is_group: bool,
 }
 
 /// What the planner decided for one event: the rule and profile, and the rows to enqueue.
@@ -154,6 +159,8 @@ async fn record_once(
                 payload: Set(record.payload.clone()),
                 created_at: Set(now),
                 updated_at: Set(now),
+                group_id: Set(record.group_id),
+                is_group: Set(record.is_group),
                 ..Default::default()
             }
             .insert(txn)
@@ -196,10 +203,16 @@ async fn record_once(
     // A finding created just now has no rows: its queue starts at 1 without a read.
     let mut seq = created.then_some(1);
     for (op, payload) in &planned.ops {
-        // Repeats of a still-failing finding fold into the update that is already waiting.
+        // Repeats of a still-failing finding fold into the update that is already waiting;
+        // a group's membership changes keep every work note.
+        let notes = if record.is_group {
+            outbox::Coalesce::AppendWorkNotes
+        } else {
+            outbox::Coalesce::Replace
+        };
         if *op == OpKind::UpdateTicket
             && !created
-            && outbox::coalesce_into_last(txn, finding_id, *op, payload.clone(), now).await?
+            && outbox::coalesce_into_last(txn, finding_id, *op, payload.clone(), notes, now).await?
         {
             continue;
         }

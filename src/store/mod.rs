@@ -180,6 +180,7 @@ pub mod credentials;
 pub mod entity;
 pub mod findings;
 pub mod group_commit;
+pub mod groups;
 pub mod outbox;
 pub mod queries;
 pub mod sync;

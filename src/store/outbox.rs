@@ -90,6 +90,16 @@ pub async fn enqueue_at(
     .await
 }
 
+/// How a payload folds into the row waiting before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coalesce {
+    /// The newer payload replaces the waiting one (a repeat's note says all the last says).
+    Replace,
+    /// The newer payload replaces the waiting one, its work note appended to the waiting
+    /// row's: each note of a grouped ticket names other subjects.
+    AppendWorkNotes,
+}
+
 /// Replaces the payload of the finding's last row when it is an unclaimed `op` row,
 /// so that a burst of repeats costs one ServiceNow request. Returns whether it did.
 pub async fn coalesce_into_last(
@@ -97,6 +107,7 @@ pub async fn coalesce_into_last(
     finding_id: i64,
     op: OpKind,
     payload: serde_json::Value,
+    how: Coalesce,
     now: DateTime<Utc>,
 ) -> Result<bool, DbErr> {
     let last = Outbox::find()
@@ -108,6 +119,10 @@ pub async fn coalesce_into_last(
     if last.op != op || last.status != RowStatus::Pending || last.attempts > 0 {
         return Ok(false);
     }
+    let payload = match how {
+        Coalesce::Replace => payload,
+        Coalesce::AppendWorkNotes => with_notes_of(&last.payload, payload),
+    };
     let updated = Outbox::update_many()
         .col_expr(Column::Payload, Expr::value(payload))
         .col_expr(Column::UpdatedAt, Expr::value(now))
@@ -117,6 +132,25 @@ pub async fn coalesce_into_last(
         .exec(db)
         .await?;
     Ok(updated.rows_affected == 1)
+}
+
+/// `newer` with the work note of `waiting` before its own.
+fn with_notes_of(waiting: &serde_json::Value, mut newer: serde_json::Value) -> serde_json::Value {
+    let note = |p: &serde_json::Value| {
+        p.pointer("/fields/work_notes")
+            .and_then(serde_json::Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+    };
+    let text = match (note(waiting), note(&newer)) {
+        (Some(before), Some(after)) => format!("{before}\n\n{after}"),
+        (Some(before), None) => before,
+        (None, _) => return newer,
+    };
+    if let Some(fields) = newer.get_mut("fields").and_then(|f| f.as_object_mut()) {
+        fields.insert("work_notes".to_owned(), serde_json::Value::String(text));
+    }
+    newer
 }
 
 /// The terms a row is claimed on.

@@ -85,15 +85,31 @@ pub async fn findings_page(
         .await?;
     let more = found.len() as u64 > limit;
     found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let mut links = links_of(db, found.iter().map(|f| f.id)).await?;
+    // A member of a group shows its group's ticket.
+    let ids: Vec<i64> = found
+        .iter()
+        .flat_map(|f| std::iter::once(f.id).chain(f.group_id))
+        .collect();
+    let links = links_of(db, ids).await?;
     let rows = found
         .into_iter()
         .map(|finding| FindingRow {
-            ticket: links.remove(&finding.id),
+            ticket: ticket_of(&links, &finding),
             finding,
         })
         .collect();
     Ok(Page { rows, more })
+}
+
+/// The ticket of `finding`: its own, or its group's.
+fn ticket_of(
+    links: &HashMap<i64, ticket_link::Model>,
+    finding: &finding::Model,
+) -> Option<ticket_link::Model> {
+    links
+        .get(&finding.id)
+        .or_else(|| finding.group_id.and_then(|g| links.get(&g)))
+        .cloned()
 }
 
 /// The ticket links of `ids`, in one statement, by finding id.
@@ -133,8 +149,12 @@ pub async fn finding_detail(
     let Some(finding) = findings::get(db, id).await? else {
         return Ok(None);
     };
+    let ticket = match (findings::link(db, id).await?, finding.group_id) {
+        (None, Some(group)) => findings::link(db, group).await?,
+        (own, _) => own,
+    };
     Ok(Some(FindingDetail {
-        ticket: findings::link(db, id).await?,
+        ticket,
         outbox: super::outbox::of_finding(db, id).await?,
         audit: findings::audit_trail(db, id).await?,
         finding,

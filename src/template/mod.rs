@@ -20,6 +20,11 @@ pub const DESCRIPTION: &str = "description";
 pub const WORK_NOTE: &str = "work_note";
 pub const CLOSE_NOTES: &str = "close_notes";
 pub const APPROVAL_DESCRIPTION: &str = "approval_description";
+/// The templates of a profile grouping by check (one ticket listing the failing subjects).
+pub const GROUP_SHORT_DESCRIPTION: &str = "group_short_description";
+pub const GROUP_DESCRIPTION: &str = "group_description";
+pub const GROUP_WORK_NOTE: &str = "group_work_note";
+pub const GROUP_CLOSE_NOTES: &str = "group_close_notes";
 
 /// A template that does not load, compile or render, with the file (or mapping key),
 /// the line and column when known, and what is wrong.
@@ -204,6 +209,57 @@ impl Templates {
             .render_with_context(name, &data.0)
             .map(trim_end)
             .map_err(|e| render_error(&path.display().to_string(), e))
+    }
+
+    /// Renders template `name` for a field of at most `limit` ServiceNow characters. Data
+    /// listing `members` (a grouped ticket) that renders too long is rendered again with
+    /// the fewest members dropped from the end so that it fits, `more` counting the dropped
+    /// ones for the template's "and N more"; what still does not fit is cut. Also returns
+    /// how many members the text lists.
+    pub fn render_fitting(
+        &self,
+        name: &str,
+        data: &serde_json::Value,
+        limit: Option<usize>,
+    ) -> Result<(String, usize), TemplateError> {
+        let text = self.render(name, data)?;
+        let listed = data
+            .get("members")
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, Vec::len);
+        let Some(max) = limit else {
+            return Ok((text, listed));
+        };
+        let fits = |text: &str| cut(text, max).len() == text.len();
+        if fits(&text) || listed == 0 {
+            return Ok((cut(&text, max).to_owned(), listed));
+        }
+        let already_more = data
+            .get("more")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        let with_first = |shown: usize| {
+            let mut data = data.clone();
+            if let Some(members) = data.get_mut("members").and_then(|m| m.as_array_mut()) {
+                members.truncate(shown);
+            }
+            data["more"] = serde_json::Value::from(already_more + (listed - shown) as u64);
+            self.render(name, &data)
+        };
+        // The most members that fit: rendering grows with each member listed.
+        let (mut low, mut high) = (0, listed - 1);
+        let mut best = with_first(0)?;
+        while low < high {
+            let middle = (low + high).div_ceil(2);
+            let text = with_first(middle)?;
+            if fits(&text) {
+                low = middle;
+                best = text;
+            } else {
+                high = middle - 1;
+            }
+        }
+        Ok((cut(&best, max).to_owned(), low))
     }
 
     /// Renders a template compiled from a mapping file; `origin` names it in errors.

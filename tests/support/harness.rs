@@ -205,11 +205,11 @@ pub fn finding(check_id: &str, login: &str) -> serde_json::Value {
         "source": "oort",
         "kind": "check",
         "check_id": check_id,
-        "title": "Inactive Users",
+        "title": "MFA Not Enrolled",
         "severity": "medium",
         "subject": {"login": login, "display_name": "Test User", "status": "ACTIVE", "user_type": "INTERNAL"},
-        "description": ["The user has not signed in for 90 days."],
-        "recommended_actions": ["Confirm with the manager whether the account is needed."],
+        "description": ["The user has no second factor enrolled."],
+        "recommended_actions": ["Ask the user to enroll a second factor."],
         "link": "https://dashboard.example.com/users/1",
         "occurred_at": "2026-11-01T10:00:00Z"
     })

@@ -73,7 +73,7 @@ async fn demo(sim: &sim::SimHandle, dir: &std::path::Path, keep: bool) -> anyhow
         (
             "/v1/sources/oort/events",
             OORT_EVENT,
-            "Oort webhook event \"Inactive Users\" failing 3 users",
+            "Oort webhook event \"Inactive Users\" failing 3 users (one ticket for the check)",
         ),
         (
             "/v1/approval-requests",
@@ -121,7 +121,7 @@ async fn demo(sim: &sim::SimHandle, dir: &std::path::Path, keep: bool) -> anyhow
 }
 
 /// Two of the three people of the Oort event, as the instance's user directory knows them:
-/// their digests show the details filled from ServiceNow, the third's "N/A".
+/// the grouped ticket lists them with the details filled from ServiceNow, the third as sent.
 async fn fill_directory(
     sim: &sim::SimHandle,
     config: &crate::config::Config,
@@ -276,6 +276,20 @@ async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> any
         };
         let mut tags = tags_of(client, &sys_id).await?;
         tags.sort();
+        let subject = if finding.is_group {
+            let members = crate::store::groups::open_members(db, finding.id).await?;
+            format!(
+                "{} users: {}",
+                members.len(),
+                members
+                    .iter()
+                    .map(|m| m.subject.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            finding.subject.clone()
+        };
         table.push([
             ticket.number().unwrap_or("-").to_owned(),
             link.table_name.clone(),
@@ -289,7 +303,7 @@ async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> any
             } else {
                 tags.join(", ")
             },
-            finding.subject.clone(),
+            subject,
         ]);
         let described = || {
             ticket
@@ -299,7 +313,7 @@ async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> any
         if digest.is_none() && finding.check_id == "ip-threat-detected" {
             digest = described();
         }
-        if enriched.is_none() && finding.subject == "ana.souza@simubiz.com" {
+        if enriched.is_none() && finding.is_group {
             enriched = described();
         }
     }
@@ -326,7 +340,7 @@ async fn print_tickets(db: &sea_orm::DatabaseConnection, client: &Client) -> any
     }
     if let Some((number, description)) = enriched {
         println!(
-            "\nDescription of {number} (Oort sent only the email; the user details come from ServiceNow):\n{description}"
+            "\nDescription of {number}, one ticket for the check (Oort sent only the emails; the user details come from ServiceNow):\n{description}"
         );
     }
     Ok(())

@@ -179,11 +179,18 @@ pub(super) async fn run(
     .await?;
     println!("  approved {}", number(&request_number));
 
+    // The grouped ticket's escalation reaches the source once per user it lists.
+    let members: Vec<i64> = crate::store::groups::open_members(db, inactive)
+        .await?
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    let expected = 2 + members.len();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while receiver.count() < 3 {
+    while receiver.count() < expected {
         if tokio::time::Instant::now() > deadline {
             bail!(
-                "{} of 3 source notifications arrived within a minute",
+                "{} of {expected} source notifications arrived within a minute",
                 receiver.count()
             );
         }
@@ -191,11 +198,21 @@ pub(super) async fn run(
     }
 
     println!("\nFindings after the next poll:");
-    for id in [threat, inactive, approval] {
+    let ids = [threat, inactive]
+        .into_iter()
+        .chain(members)
+        .chain([approval]);
+    for id in ids {
         if let Some(f) = findings::get(db, id).await? {
+            let what = if f.is_group {
+                format!("(the group of {})", f.title)
+            } else {
+                f.subject.clone()
+            };
             println!(
-                "  finding {:<3} {:<10} {}{}",
+                "  finding {:<3} {:<26} {:<10} {}{}",
                 f.id,
+                what,
                 f.status.as_str(),
                 f.resolved_by
                     .as_deref()

@@ -15,6 +15,10 @@ pub(super) fn group_by(site: &Site<'_>, raw: &RawProfile) -> Result<GroupBy, Map
             "group_cap",
             "only used with `group_by = \"check\"`".to_owned(),
         )),
+        (Some("check"), _) if raw.reopen_within.is_some() => Err(site.fail(
+            "reopen_within",
+            "reopens one subject's ticket; with `group_by = \"check\"` a check failing again after its ticket closed opens the next ticket of the group, which names the closed one".to_owned(),
+        )),
         (Some("check"), cap) => Ok(GroupBy::Check {
             cap: match cap {
                 None => DEFAULT_GROUP_CAP,

@@ -15,7 +15,7 @@ mod templates;
 use std::collections::BTreeMap;
 
 use super::MappingError;
-use super::profile::{Profile, StateCode, Table};
+use super::profile::{GroupBy, Profile, StateCode, Table};
 use super::raw::RawProfile;
 use crate::domain::TicketState;
 
@@ -54,7 +54,9 @@ pub(super) fn profile(
     let tags = keep(&mut errors, references::tags(&site, &raw));
     let reopen_within = keep(&mut errors, states::reopen_within(&site, &raw));
     let group_by = keep(&mut errors, grouping::group_by(&site, &raw));
-    let templates = table.and_then(|t| keep(&mut errors, templates::templates(&site, t, &raw)));
+    let grouped = matches!(group_by, Some(GroupBy::Check { .. }));
+    let templates =
+        table.and_then(|t| keep(&mut errors, templates::templates(&site, t, grouped, &raw)));
     let fields = keep(&mut errors, fields::fields(&site, &raw));
     let references = keep(&mut errors, references::references(&site, &raw));
     let transitions = table.and_then(|t| keep(&mut errors, states::transitions(&site, t, &raw)));

@@ -5,14 +5,15 @@ use crate::mapping::MappingError;
 use crate::mapping::profile::{ProfileTemplates, Table};
 use crate::mapping::raw::RawProfile;
 
-/// The table's default templates, with those the profile names instead.
+/// The default templates of the table (and grouping), with those the profile names instead.
 pub(super) fn templates(
     site: &Site<'_>,
     table: Table,
+    grouped: bool,
     raw: &RawProfile,
 ) -> Result<ProfileTemplates, MappingError> {
     let raw = &raw.templates;
-    let mut templates = ProfileTemplates::defaults(table);
+    let mut templates = ProfileTemplates::defaults(table, grouped);
     for (key, value, slot) in [
         (
             "templates.short_description",

@@ -28,6 +28,10 @@ pub struct Model {
     pub payload: Json,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
+    /// The group (`group_by = "check"`) whose ticket lists this finding.
+    pub group_id: Option<i64>,
+    /// This row is a group: it owns the ticket and the outbox rows of its members.
+    pub is_group: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,8 @@
 //! rendered outbox rows, audit row). Rendering happens here, at enqueue, so the stored
 //! payload is exactly what will be sent.
 
+mod group;
+
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
@@ -62,27 +64,88 @@ struct EventWrite {
 }
 
 impl Job for EventWrite {
-    type Output = Vec<Recorded>;
+    type Output = Vec<(String, Recorded)>;
     type Error = RecordError;
 
-    async fn run(&self, txn: &sea_orm::DatabaseTransaction) -> Result<Vec<Recorded>, RecordError> {
+    /// Groups are written before their members (`prepare_check` orders them so), and
+    /// members joining a group created here take its new id.
+    async fn run(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+    ) -> Result<Vec<(String, Recorded)>, RecordError> {
         let mut recorded = Vec::with_capacity(self.prepared.len());
+        let mut new_groups: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
         for item in &self.prepared {
-            recorded.push(match item {
+            let (key, result) = match item {
                 Prepared::Event {
                     record,
                     planned,
                     planned_for,
-                } => {
-                    findings::record_in(txn, record, self.event, &self.actor, planned, *planned_for)
-                        .await?
-                }
+                } => (
+                    &record.key,
+                    findings::record_in(
+                        txn,
+                        record,
+                        self.event,
+                        &self.actor,
+                        planned,
+                        *planned_for,
+                    )
+                    .await?,
+                ),
                 Prepared::Reopen {
                     record,
                     previous,
                     planned,
-                } => findings::reopen_in(txn, record, previous, &self.actor, planned).await?,
-            });
+                } => (
+                    &record.key,
+                    findings::reopen_in(txn, record, previous, &self.actor, planned).await?,
+                ),
+                Prepared::Group {
+                    record,
+                    planned,
+                    planned_for,
+                    event,
+                } => {
+                    let done = findings::record_in(
+                        txn,
+                        record,
+                        *event,
+                        &self.actor,
+                        planned,
+                        *planned_for,
+                    )
+                    .await?;
+                    if done.created {
+                        new_groups.insert(&record.key, done.finding_id);
+                    }
+                    (&record.key, done)
+                }
+                Prepared::Member {
+                    record,
+                    planned,
+                    planned_for,
+                    group,
+                } => {
+                    let mut record = record.clone();
+                    record.group_id = match group {
+                        Some(group::GroupRef::Stored(id)) => Some(*id),
+                        Some(group::GroupRef::New(key)) => new_groups.get(key.as_str()).copied(),
+                        None => None,
+                    };
+                    let done = findings::record_in(
+                        txn,
+                        &record,
+                        self.event,
+                        &self.actor,
+                        planned,
+                        *planned_for,
+                    )
+                    .await?;
+                    (&record.key.clone(), done)
+                }
+            };
+            recorded.push((key.clone(), result));
         }
         Ok(recorded)
     }
@@ -104,6 +167,21 @@ enum Prepared {
         record: FindingRecord,
         previous: Box<FindingRow>,
         planned: Planned,
+    },
+    /// A change of a group generation's ticket (`group_by = "check"`): its own `event`.
+    Group {
+        record: FindingRecord,
+        planned: Planned,
+        planned_for: PlannedFor,
+        event: SourceEvent,
+    },
+    /// A finding listed by a group's ticket: no rows of its own; one joining a group takes
+    /// the group's id.
+    Member {
+        record: FindingRecord,
+        planned: Planned,
+        planned_for: PlannedFor,
+        group: Option<group::GroupRef>,
     },
 }
 
@@ -151,6 +229,12 @@ impl Intake {
                 "with id {id} (it is resolved)"
             )));
         }
+        if row.is_group {
+            return Err(IntakeError::NotFound(format!(
+                "with id {id} (it is the group of check {}: events are for its members)",
+                row.check_id
+            )));
+        }
         let finding = stored_finding(&row)?;
         self.record(&finding, event, actor).await
     }
@@ -164,6 +248,7 @@ impl Intake {
     ) -> Result<Recorded, IntakeError> {
         let row = findings::open_by_key(&self.db, key, false)
             .await?
+            .filter(|row| !row.is_group)
             .ok_or_else(|| IntakeError::NotFound(format!("with key {key}")))?;
         let finding = stored_finding(&row)?;
         self.record(&finding, event, actor).await
@@ -208,7 +293,16 @@ impl Intake {
         let recorded = loop {
             round += 1;
             let mut prepared = Vec::with_capacity(unique.len());
-            for finding in &unique {
+            let pipeline = self.pipeline.current();
+            let (grouped, mut alone): (Vec<&Finding>, Vec<&Finding>) = unique
+                .iter()
+                .partition(|f| mapping::profile_for(&pipeline.mappings, f).groups_by_check());
+            for check in group::by_check(&grouped) {
+                let (writes, own_ticket) = self.prepare_check(&check, event).await?;
+                prepared.extend(writes);
+                alone.extend(own_ticket);
+            }
+            for finding in alone {
                 prepared.push(self.prepare(finding, event, actor).await?);
             }
             let write = EventWrite {
@@ -224,11 +318,7 @@ impl Intake {
             }
         };
         self.wake.notify_one();
-        let by_key: std::collections::HashMap<String, Recorded> = unique
-            .iter()
-            .map(|f| f.key().as_str().to_owned())
-            .zip(recorded)
-            .collect();
+        let by_key: std::collections::HashMap<String, Recorded> = recorded.into_iter().collect();
         Ok(keys.iter().map(|k| by_key[k].clone()).collect())
     }
 
@@ -260,6 +350,15 @@ impl Intake {
             });
         };
         let occurrences = found.occurrences + i64::from(event == SourceEvent::Failing);
+        if found.group_id.is_some() {
+            // A member of a group whose profile no longer groups: its ticket is the group's,
+            // which this finding alone does not change.
+            return Ok(Prepared::Event {
+                record,
+                planned: Planned::default(),
+                planned_for,
+            });
+        }
         match self.plan(finding, event, occurrences, false).await {
             Ok(planned) => Ok(Prepared::Event {
                 record,
@@ -355,17 +454,6 @@ impl Intake {
             &pipeline.mappings,
             &pipeline.templates,
         )?;
-        // One ticket for several findings (`group_by = "check"`) needs a ticket link shared
-        // by findings, which the store does not have yet: refuse it rather than open a
-        // second ticket under the same correlation id.
-        if plan.correlation_id != finding.key().correlation_id() {
-            let profile = mapping::profile_for(&pipeline.mappings, finding);
-            return Err(IntakeError::Plan(PlanError::unsupported(
-                profile,
-                "group_by",
-                "groups findings into one ticket (group_by = \"check\"), which delivery does not support yet; use group_by = \"subject\"",
-            )));
-        }
         let mut plan = plan;
         if new {
             self.next_generation(finding, &mut plan).await?;
@@ -437,6 +525,8 @@ pub fn finding_record(finding: &Finding) -> FindingRecord {
         // Invariant: Finding is plain data (strings, numbers, maps); serialising cannot fail.
         payload: serde_json::to_value(finding).unwrap_or_default(),
         seen_at: finding.occurred_at,
+        group_id: None,
+        is_group: false,
     }
 }
 
@@ -529,6 +619,10 @@ pub fn replan(
     mappings: &Mappings,
     templates: &Templates,
 ) -> Result<Option<serde_json::Value>, IntakeError> {
+    if finding_row.is_group {
+        // A grouped ticket's text lists the members as they were when it was planned.
+        return Ok(None);
+    }
     let finding = stored_finding(finding_row)?;
     let occurrences = u64::try_from(finding_row.occurrences).unwrap_or(1);
     let (event, occurrences) = match op {
