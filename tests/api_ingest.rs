@@ -52,15 +52,52 @@ on_both_engines!(
 );
 
 on_both_engines!(
-    an_oort_event_fans_out_into_one_finding_per_failing_user,
+    an_oort_event_fans_out_into_one_finding_and_ticket_per_failing_user,
     |test_db| {
         let app = TestApp::spawn(test_db.engine).await;
-        let response = app.post("/v1/sources/oort/events", OORT_EVENT).await;
+        let event = oort_event(&[
+            "ana.souza@simubiz.com",
+            "li.wei@simubiz.com",
+            "omar.haddad@simubiz.com",
+        ]);
+        let response = app.post("/v1/sources/oort/events", event).await;
         assert_eq!(response.status(), 202);
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["finding_ids"].as_array().map(Vec::len), Some(3));
         app.settled().await;
         assert_eq!(app.sim.stats().await.tables["incident"].records, 3);
+        app.stop().await;
+    }
+);
+
+on_both_engines!(
+    an_oort_event_of_a_check_grouped_by_check_opens_one_ticket_for_its_users,
+    |test_db| {
+        let app = TestApp::spawn(test_db.engine).await;
+        let response = app.post("/v1/sources/oort/events", OORT_EVENT).await;
+        assert_eq!(response.status(), 202);
+        let body: Value = response.json().await.expect("json");
+        let ids = body["finding_ids"].as_array().expect("ids").clone();
+        assert_eq!(ids.len(), 3);
+        app.settled().await;
+        assert_eq!(app.sim.stats().await.tables["incident"].records, 1);
+        let mut numbers = Vec::new();
+        for id in ids {
+            let shown: Value = app
+                .http
+                .get(app.url(&format!("/v1/findings/{id}")))
+                .bearer_auth(API_KEY)
+                .send()
+                .await
+                .expect("get")
+                .json()
+                .await
+                .expect("json");
+            assert!(shown["group_id"].is_i64(), "{shown}");
+            numbers.push(shown["ticket"]["number"].clone());
+        }
+        assert!(numbers[0].is_string());
+        assert!(numbers.iter().all(|n| *n == numbers[0]), "{numbers:?}");
         app.stop().await;
     }
 );
@@ -305,9 +342,12 @@ async fn health_readiness_and_metrics_answer() {
     app.stop().await;
 }
 
-/// An Oort event failing `users`, as the webhook sends it.
+/// An Oort event of a check ticketed per user ("MFA Not Enrolled") failing `users`, as the
+/// webhook sends it.
 fn oort_event(users: &[&str]) -> String {
     let mut event: Value = serde_json::from_str(OORT_EVENT).expect("the sample event");
+    event["detail"]["checkId"] = json!("mfa-not-enrolled");
+    event["detail"]["title"] = json!("MFA Not Enrolled");
     event["detail"]["usersFailing"] = json!(users);
     event.to_string()
 }

@@ -141,7 +141,11 @@ on_both_engines!(pages_walk_every_finding_exactly_once, |test_db| {
         .await;
     }
     let all = listed(&app, "limit=500").await;
-    assert_eq!(all.len(), 8);
+    assert_eq!(
+        all.len(),
+        9,
+        "the event's three users, their check's group and five more"
+    );
 
     let mfa = listed(&app, "check=mfa-disabled").await;
     assert_eq!(mfa.len(), logins.len());

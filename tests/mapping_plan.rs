@@ -283,24 +283,39 @@ fn a_profile_without_levels_follows_the_default_severity_map() {
 }
 
 #[test]
-fn grouping_by_check_gives_every_subject_of_a_check_one_correlation_id() {
+fn grouping_by_check_gives_each_ticket_of_a_check_one_correlation_id() {
     let (_, t) = shipped();
     let findings = fixture("oort_webhook_test.json", InputFormat::Oort);
-    let plans = |m: &Mappings| -> Vec<String> {
-        findings
-            .iter()
-            .map(|f| {
-                mapping::plan(f, SourceEvent::Failing, 1, m, &t)
-                    .unwrap()
-                    .correlation_id
-            })
-            .collect()
+    let grouped = custom("group_by = \"check\"\ngroup_cap = 20\n");
+    let logins: Vec<String> = findings.iter().map(|f| f.subject.login.clone()).collect();
+    let ticket = |generation| {
+        let group = mapping::Group {
+            generation,
+            members: &findings,
+            joined: &logins,
+            passing: &[],
+            about: &findings[0],
+            continues: None,
+        };
+        mapping::plan_group(
+            &group,
+            &mapping::GroupChange::Create { note: None },
+            &grouped,
+            &t,
+        )
+        .unwrap()
+        .correlation_id
     };
-    let grouped = plans(&custom("group_by = \"check\"\ngroup_cap = 20\n"));
-    assert_eq!(grouped[0], grouped[1]);
-    assert_eq!(grouped[0], findings[0].check_key().correlation_id());
-    let single = plans(&custom(""));
-    assert_ne!(single[0], single[1]);
+    assert_eq!(ticket(1), findings[0].check_key().correlation_id());
+    assert_eq!(ticket(1), findings[1].group_correlation_id(1));
+    assert_eq!(
+        ticket(2),
+        findings[0].check_key().correlation_id_of_generation(2)
+    );
+    // A finding planned alone (one that had its own ticket before the profile grouped)
+    // keeps its own id.
+    let alone = mapping::plan(&findings[0], SourceEvent::Failing, 2, &grouped, &t).unwrap();
+    assert_eq!(alone.correlation_id, findings[0].key().correlation_id());
 }
 
 #[test]

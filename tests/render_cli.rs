@@ -220,14 +220,15 @@ fn render_of_a_bad_finding_names_the_file_and_the_field() {
 fn check_loads_the_starter_mappings_and_renders_every_profile() {
     let out = stdout(&snowsync(&["check", "--offline"]));
     let templates = format!(
-        "ok   templates: 5 compiled from {}",
+        "ok   templates: 9 compiled from {}",
         root().join("templates").display()
     );
     for line in [
-        "ok   mappings: 4 rule(s) and the default rule, 4 profile(s)",
+        "ok   mappings: 5 rule(s) and the default rule, 5 profile(s)",
         &templates,
         "ok   profile approval (sc_request): renders",
         "ok   profile identity-threat (incident): renders",
+        "ok   profile identity-grouped (incident): renders",
         "skip ServiceNow (--offline)",
     ] {
         assert!(
@@ -263,13 +264,13 @@ fn check_fails_on_a_broken_mapping_and_names_file_line_and_key() {
 }
 
 #[test]
-fn check_warns_that_grouping_by_check_is_not_acted_on_and_of_no_other_mapping_key() {
+fn check_renders_a_profile_grouping_by_check_with_the_group_templates_and_no_warning() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("mappings");
     std::fs::create_dir(&rules).unwrap();
     std::fs::write(
         rules.join("m.toml"),
-        "[default]\nprofile = \"p\"\n[profile.p]\ntable = \"incident\"\nclosed_states = [\"resolved\"]\nreopen_within = \"1d\"\ngroup_by = \"check\"\n",
+        "[default]\nprofile = \"p\"\n[profile.p]\ntable = \"incident\"\nclosed_states = [\"resolved\"]\ngroup_by = \"check\"\n",
     )
     .unwrap();
     let out = snowsync_with(
@@ -277,18 +278,67 @@ fn check_warns_that_grouping_by_check_is_not_acted_on_and_of_no_other_mapping_ke
         &[("SNOWSYNC_MAPPING__RULES_DIR", rules.to_str().unwrap())],
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    let warnings: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with("warn") && l.contains("m.toml"))
-        .collect();
-    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(out.status.success(), "{text}");
     assert!(
-        warnings[0].contains(
-            ":7: profile.p.group_by: group_by = \"check\" is accepted here but refused at intake"
-        ),
+        text.lines()
+            .any(|l| l.starts_with("ok   profile p (incident): renders")),
         "{text}"
     );
-    assert!(out.status.success(), "a warning is not a failure");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("warn") && l.contains("m.toml")),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_refuses_reopen_within_on_a_profile_grouping_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("mappings");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("m.toml"),
+        "[default]\nprofile = \"p\"\n[profile.p]\ntable = \"incident\"\nreopen_within = \"1d\"\ngroup_by = \"check\"\n",
+    )
+    .unwrap();
+    let out = snowsync_with(
+        &["check", "--offline"],
+        &[("SNOWSYNC_MAPPING__RULES_DIR", rules.to_str().unwrap())],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    let expected = format!(
+        "FAIL {}:5: profile.p.reopen_within: reopens one subject's ticket",
+        rules.join("m.toml").display()
+    );
+    assert!(text.lines().any(|l| l.starts_with(&expected)), "{text}");
+}
+
+#[test]
+fn render_shows_the_users_of_an_oort_event_of_a_grouped_check_as_one_ticket() {
+    let out = stdout(&snowsync(&[
+        "render",
+        "--finding",
+        "src/cli/demo/oort_inactive_users.json",
+    ]));
+    assert_eq!(out.matches("rule:").count(), 1, "{out}");
+    assert!(out.contains("profile:        identity-grouped"), "{out}");
+    assert!(
+        out.contains("3 users are failing Oort Check: Inactive Users"),
+        "{out}"
+    );
+    for user in [
+        "ana.souza@simubiz.com",
+        "li.wei@simubiz.com",
+        "omar.haddad@simubiz.com",
+    ] {
+        assert!(out.contains(&format!("- {user}")), "{out}");
+    }
+    assert!(
+        out.contains("enrichment:     description completed at delivery from the sys_user records of the 3 members listed"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -44,9 +44,12 @@ fn demo_runs_from_an_empty_folder_on_the_built_in_starter_files_and_leaves_it_em
     assert!(out.contains("INC0010001"), "{out}");
     assert!(out.contains("signature verified"), "{out}");
     assert!(
-        out.contains("Department            : Finance")
-            && out.contains("(From ServiceNow's user record: display name, manager, phone, department, location.)"),
-        "the demo shows a digest completed from the instance: {out}"
+        out.contains("3 users are failing Oort Check: Inactive Users")
+            && out.contains(
+                "- ana.souza@simubiz.com (Ana Souza), Finance, San Diego, manager David Loo"
+            )
+            && out.contains("(From ServiceNow's user records: display name, manager, phone, department, location.)"),
+        "the demo shows one ticket for the check, its users' details completed from the instance: {out}"
     );
     assert_eq!(entries(dir.path()), Vec::<String>::new());
 }

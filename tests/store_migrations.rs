@@ -54,6 +54,8 @@ const SCHEMA: [(&str, &[&str]); 8] = [
             "created_at",
             "updated_at",
             "resolved_at",
+            "group_id",
+            "is_group",
         ],
     ),
     ("leases", &["name", "holder", "token", "expires_at"]),
@@ -112,8 +114,10 @@ const SCHEMA: [(&str, &[&str]); 8] = [
 ];
 
 /// The indexes the migrations name (`ix_` and `ux_`), by name.
-const NAMED_INDEXES: [&str; 8] = [
+const NAMED_INDEXES: [&str; 10] = [
     "ix_audit_finding",
+    "ix_findings_group_member",
+    "ix_findings_group_of_check",
     "ix_findings_key",
     "ix_outbox_due",
     "ix_outbox_owed",

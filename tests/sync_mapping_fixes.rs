@@ -208,9 +208,15 @@ on_both_engines!(a_restart_keeps_the_retry_schedule, |test_db| {
 });
 
 on_both_engines!(
-    a_profile_grouping_findings_by_check_is_refused_before_anything_is_written,
+    a_finding_with_a_ticket_of_its_own_keeps_it_when_its_profile_starts_grouping_by_check,
     |test_db| {
         let dir = tempfile::tempdir().expect("temp dir");
+        mappings(dir.path(), PLAIN);
+        let h = Harness::with(test_db.engine, SimConfig::default(), dir.path(), "basic").await;
+        let ana = h
+            .failing(&finding("inactive-users", "ana.souza@simubiz.com"))
+            .await;
+        h.drain().await;
         mappings(
             dir.path(),
             &PLAIN.replace(
@@ -218,27 +224,42 @@ on_both_engines!(
                 "caller = \"none\"\ngroup_by = \"check\"",
             ),
         );
-        let h = Harness::with(test_db.engine, SimConfig::default(), dir.path(), "basic").await;
-        let parsed = snowsync::ingest::parse(
-            snowsync::ingest::InputFormat::Generic,
-            finding("inactive-users", "ana.souza@simubiz.com")
-                .to_string()
-                .as_bytes(),
-        )
-        .expect("finding");
-        let err = h
-            .intake
-            .failing(&parsed[0], "test")
+        let grouping = support::harness::intake(&h.db, &h.config);
+        let event: Vec<_> = ["ana.souza@simubiz.com", "li.wei@simubiz.com"]
+            .iter()
+            .map(|login| {
+                snowsync::ingest::parse(
+                    snowsync::ingest::InputFormat::Generic,
+                    finding("inactive-users", login).to_string().as_bytes(),
+                )
+                .expect("finding")
+                .remove(0)
+            })
+            .collect();
+        let recorded = grouping
+            .failing_all(&event, "test")
             .await
-            .expect_err("grouping is not delivered yet");
-        assert!(err.to_string().contains("group_by"), "{err}");
-        assert!(
-            snowsync::store::findings::list(&h.db, None, 10)
-                .await
-                .expect("list")
-                .is_empty(),
-            "nothing written"
+            .expect("recorded");
+        h.drain().await;
+        let stats = h.stats().await;
+        assert_eq!(
+            stats.records("incident"),
+            2,
+            "ana's own ticket, and one for the check listing li"
         );
+        assert_eq!(
+            stats.table_requests("incident", "PATCH"),
+            1,
+            "ana's repeat is a work note on her own ticket"
+        );
+        let get = |id| snowsync::store::findings::get(&h.db, id);
+        let ana_now = get(ana.finding_id).await.expect("read").expect("ana");
+        let li_now = get(recorded[1].finding_id)
+            .await
+            .expect("read")
+            .expect("li");
+        assert_eq!((ana_now.group_id, ana_now.occurrences), (None, 2));
+        assert!(li_now.group_id.is_some());
     }
 );
 

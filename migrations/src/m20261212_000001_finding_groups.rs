@@ -48,7 +48,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("idx_findings_group_member")
+                    .name("ix_findings_group_member")
                     .table(Findings::Table)
                     .col(Findings::GroupId)
                     .col(Findings::Status)
@@ -59,7 +59,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("idx_findings_group_of_check")
+                    .name("ix_findings_group_of_check")
                     .table(Findings::Table)
                     .col(Findings::Source)
                     .col(Findings::Kind)
@@ -71,7 +71,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for name in ["idx_findings_group_of_check", "idx_findings_group_member"] {
+        for name in ["ix_findings_group_of_check", "ix_findings_group_member"] {
             manager
                 .drop_index(Index::drop().name(name).table(Findings::Table).to_owned())
                 .await?;

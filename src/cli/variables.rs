@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::mapping::check::{sample_approval_finding, sample_check_finding};
+use crate::mapping::{Group, group_context};
 use crate::template::{ContextInfo, context};
 
 /// The Markdown listing of every template variable with an example value.
@@ -30,6 +31,39 @@ pub fn listing() -> String {
     out.push_str("This page is the output of `snowsync render --variables`.\n\n");
     out.push_str("## A check finding (Oort, generic)\n\n| variable | example |\n|---|---|\n");
     rows(&mut out, "", &check);
+    out.push_str("\n## A grouped ticket (`group_by = \"check\"`)\n\n");
+    out.push_str("A profile grouping by check renders one ticket per check with the variables of its first failing user's finding above, and these; `members` is cut to what fits the field (`more` counts the rest), and with `enrich_from_instance` each listed member's details are filled from sys_user at delivery, `from_servicenow` naming the kinds filled.\n\n| variable | example |\n|---|---|\n");
+    let mut second = sample_check_finding();
+    second.subject.login = "ana.souza@simubiz.com".to_owned();
+    second.subject.email = Some(second.subject.login.clone());
+    second.subject.display_name = None;
+    let members = [sample_check_finding(), second];
+    let joined = [members[1].subject.login.clone()];
+    let group = Group {
+        generation: 2,
+        members: &members,
+        joined: &joined,
+        passing: &[],
+        about: &members[0],
+        continues: Some("INC0010001"),
+    };
+    let grouped = group_context(&group, info);
+    for key in [
+        "members",
+        "members_count",
+        "more",
+        "joined",
+        "joined_count",
+        "passing",
+        "passing_count",
+        "generation",
+        "continues",
+        "from_servicenow",
+    ] {
+        if let Some(value) = grouped.get(key) {
+            rows(&mut out, key, value);
+        }
+    }
     out.push_str("\n## An approval request (the `approval` object is set; `null` for checks)\n\n| variable | example |\n|---|---|\n");
     if let Some(approval) = approval.get("approval") {
         rows(&mut out, "approval", approval);

@@ -78,8 +78,8 @@ pub(super) fn plan_group_selected(
         GroupChange::Close => "resolved",
         GroupChange::Escalate => "escalated",
     };
-    let mut context = template::context(
-        about,
+    let context = group_context(
+        group,
         ContextInfo {
             event,
             occurrences: group.generation,
@@ -88,7 +88,6 @@ pub(super) fn plan_group_selected(
             correlation_id: &correlation_id,
         },
     );
-    add_group(&mut context, group);
     let member_users: Vec<String> = group.members.iter().map(lookup_name).collect();
     let mut planner = Planner::with_context(
         about,
@@ -142,10 +141,18 @@ fn lookup_name(member: &Finding) -> String {
         .to_owned()
 }
 
-/// The names a grouped ticket's templates see besides a finding's: `members` (each with
-/// `login`, `email`, `display_name`, `manager`, `phone`, `department`, `location`),
-/// `members_count`, `more` (members not listed), `joined` and `passing` (logins) with their
-/// counts, `generation`, `continues` and `from_servicenow` (details filled at delivery).
+/// The template context of a grouped ticket: a finding's (the first member's) and
+/// `members` (each with `login`, `email`, `display_name`, `manager`, `phone`, `department`,
+/// `location`), `members_count`, `more` (members not listed), `joined` and `passing`
+/// (logins) with their counts, `generation`, `continues` and `from_servicenow` (the details
+/// filled from the instance at delivery).
+pub fn group_context(group: &Group<'_>, info: ContextInfo<'_>) -> Value {
+    let about = group.members.first().unwrap_or(group.about);
+    let mut context = template::context(about, info);
+    add_group(&mut context, group);
+    context
+}
+
 fn add_group(context: &mut Value, group: &Group<'_>) {
     let members: Vec<Value> = group
         .members

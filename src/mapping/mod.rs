@@ -18,7 +18,7 @@ mod validate;
 
 use std::collections::BTreeMap;
 
-pub use group::{Group, GroupChange, plan_group, plan_group_with};
+pub use group::{Group, GroupChange, group_context, plan_group, plan_group_with};
 pub use load::{from_texts, from_texts_all, load, load_all, read_folder};
 pub use plan::{FieldLengths, PlanError, PlanErrorKind, TicketPlan, plan, plan_reopen, plan_with};
 pub use profile::{

@@ -81,7 +81,10 @@ pub async fn list(
                         td { (ticket_cell(&state, row.ticket.as_ref())) }
                         td { (finding.source) }
                         td { (finding.check_id) }
-                        td { (finding.subject) }
+                        td {
+                            @if finding.is_group { span.muted { "the check's users (one ticket)" } }
+                            @else { (finding.subject) }
+                        }
                         td { a href={ "/ui/findings/" (finding.id) } { (finding.title) } }
                         td.num { (finding.occurrences) }
                         td { (when(finding.last_seen)) }
@@ -137,7 +140,14 @@ pub async fn show(
             dt { "key" } dd { code { (f.finding_key) } }
             dt { "source" } dd { (f.source) " (" (f.kind) ")" }
             dt { "check" } dd { (f.check_id) }
-            dt { "subject" } dd { (f.subject) }
+            @if f.is_group {
+                dt { "subject" } dd { "every user failing the check, listed on one ticket" }
+            } @else {
+                dt { "subject" } dd { (f.subject) }
+            }
+            @if let Some(group) = f.group_id {
+                dt { "ticket of" } dd { a href={ "/ui/findings/" (group) } { "the check's group, finding " (group) } }
+            }
             dt { "severity" } dd { (f.severity) }
             dt { "seen" } dd { (f.occurrences) " time(s), first " (when(f.first_seen)) ", last " (when(f.last_seen)) }
             dt { "rule, profile" } dd { (f.rule.as_deref().unwrap_or("-")) ", " (f.profile.as_deref().unwrap_or("-")) }
