@@ -7,6 +7,7 @@ mod engine;
 mod harness;
 mod ingest;
 mod latency;
+mod memory;
 mod poll;
 mod report;
 
@@ -25,6 +26,8 @@ pub enum Scenario {
     Ingest,
     /// One poll cycle over N linked tickets, 3 of them changed
     Poll,
+    /// Peak RSS of `snowsync serve` alone, in a process of its own, after N findings
+    Memory,
 }
 
 /// What to run.
@@ -64,6 +67,9 @@ pub struct BenchArgs {
     /// Linked tickets of the poll-cost scenario, one run per value (comma-separated)
     #[arg(long, value_delimiter = ',', default_values_t = [10_000])]
     pub poll_tickets: Vec<usize>,
+    /// Findings of the service-memory scenario, one run per value (comma-separated)
+    #[arg(long, value_delimiter = ',', default_values_t = [100_000])]
+    pub memory_findings: Vec<usize>,
     /// Print one JSON document instead of tables
     #[arg(long)]
     pub json: bool,
@@ -90,6 +96,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         (Scenario::Latency, "latency"),
         (Scenario::Poll, "poll"),
         (Scenario::Ingest, "ingest"),
+        (Scenario::Memory, "memory"),
     ] {
         if !chosen(scenario) {
             continue;
@@ -99,6 +106,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Scenario::Latency => latency::run(&args).await,
             Scenario::Engine => engine::run(&args).await,
             Scenario::Poll => poll::run(&args).await,
+            Scenario::Memory => memory::run(&args).await,
             _ => ingest::run(&args).await,
         }
         .map_err(|e| e.context(format!("scenario {name}")))?;

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 mod eval;
 
-use eval::{compare, value_of};
+use eval::value_of;
 
 use crate::sim::clock;
 use crate::sim::db::Db;
@@ -180,22 +180,72 @@ impl Query {
             })
     }
 
-    /// Sorts matched records by the `ORDERBY` parts; ties keep insertion order.
-    pub(crate) fn sort(&self, db: &Db, def: &TableDef, rows: &mut [&Vec<String>]) {
-        if self.order.is_empty() {
+    /// Puts the first `wanted` matched records in `ORDERBY` order (ties keep insertion
+    /// order) and leaves the rest after them unordered: a page needs its offset and limit
+    /// sorted, not the whole table. Each record's sort values are read once, not once per
+    /// comparison, so a page of a large table costs a pass over it rather than a sort.
+    pub(crate) fn sort_first(
+        &self,
+        db: &Db,
+        def: &TableDef,
+        rows: &mut Vec<&Vec<String>>,
+        wanted: usize,
+    ) {
+        if self.order.is_empty() || rows.is_empty() {
             return;
         }
-        rows.sort_by(|a, b| {
-            for (t, desc) in &self.order {
-                let (va, kind) = value_of(t, db, def, a);
-                let (vb, _) = value_of(t, db, def, b);
-                let o = compare(kind, &va, &vb);
+        let keys: Vec<Vec<SortValue>> = rows
+            .iter()
+            .map(|row| {
+                self.order
+                    .iter()
+                    .map(|(t, _)| SortValue::of(value_of(t, db, def, row)))
+                    .collect()
+            })
+            .collect();
+        let by_key = |a: &usize, b: &usize| {
+            for ((va, vb), (_, desc)) in keys[*a].iter().zip(&keys[*b]).zip(&self.order) {
+                let o = va.cmp(vb);
                 if o != Ordering::Equal {
                     return if *desc { o.reverse() } else { o };
                 }
             }
-            Ordering::Equal
-        });
+            a.cmp(b)
+        };
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        if wanted < order.len() {
+            order.select_nth_unstable_by(wanted, by_key);
+            order[..wanted].sort_unstable_by(by_key);
+        } else {
+            order.sort_unstable_by(by_key);
+        }
+        let sorted: Vec<&Vec<String>> = order.iter().map(|&i| rows[i]).collect();
+        *rows = sorted;
+    }
+}
+
+/// One record's value of one `ORDERBY` field, prepared for comparing as `eval::compare`
+/// does: numerically for a numeric field whose values both parse, else as text ignoring
+/// ASCII case.
+#[derive(Debug)]
+struct SortValue {
+    number: Option<f64>,
+    folded: Vec<u8>,
+}
+
+impl SortValue {
+    fn of((value, kind): (String, Kind)) -> Self {
+        Self {
+            number: kind.is_numeric().then(|| value.parse().ok()).flatten(),
+            folded: value.bytes().map(|c| c.to_ascii_lowercase()).collect(),
+        }
+    }
+
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self.number, other.number) {
+            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            _ => self.folded.cmp(&other.folded),
+        }
     }
 }
 

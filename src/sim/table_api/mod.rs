@@ -240,12 +240,12 @@ fn list(
                 .map(|t| t.rows().filter(|r| query.matches(db, def, r)).collect())
                 .unwrap_or_default()
         };
-    query.sort(db, def, &mut rows);
     let total = rows.len();
     let limit = params
         .limit
         .unwrap_or(sim.config.max_rows)
         .min(sim.config.max_rows);
+    query.sort_first(db, def, &mut rows, params.offset.saturating_add(limit));
     let r = Renderer::new(db, def, opts);
     let page: Vec<_> = rows
         .iter()
