@@ -37,7 +37,7 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Scenario::All)]
     pub scenario: Scenario,
     /// Findings of the engine-bound scenario, one run per value (comma-separated)
-    #[arg(long, value_delimiter = ',', default_values_t = [1_000, 5_000])]
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000, 10_000, 100_000])]
     pub findings: Vec<usize>,
     /// Outbox workers (engine-bound, economy, ingest)
     #[arg(long, default_value_t = 8)]
@@ -65,7 +65,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 500.0)]
     pub ingest_rate: f64,
     /// Linked tickets of the poll-cost scenario, one run per value (comma-separated)
-    #[arg(long, value_delimiter = ',', default_values_t = [10_000])]
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000, 100_000])]
     pub poll_tickets: Vec<usize>,
     /// Findings of the service-memory scenario, one run per value (comma-separated)
     #[arg(long, value_delimiter = ',', default_values_t = [100_000])]
