@@ -7,14 +7,11 @@
 mod servicenow_support;
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use snowsync::config::PollerConfig;
 use snowsync::domain::{Finding, FindingStatus, SourceEvent};
 use snowsync::ingest::{InputFormat, parse};
-use snowsync::poller::Poller;
-use snowsync::servicenow::{Client, Record};
+use snowsync::servicenow::Record;
 use snowsync::sim::{AfterCommit, FaultRule, Faults, SimConfig};
 use snowsync::store::entity::finding::Model as FindingRow;
 use snowsync::store::{findings, groups};
@@ -340,7 +337,7 @@ on_both_engines!(
         let (h, _mappings) = harness(test_db.engine, 200).await;
         fail(&h, &users(0..4)).await;
         h.drain().await;
-        let poller = poller(&h);
+        let poller = h.poller("a");
         poller.cycle().await.expect("poll").expect("polled");
         let group = groups_of_check(&h).await.remove(0);
         let sys_id = ticket(&h, &group, &["sys_id"]).await;
@@ -421,22 +418,3 @@ on_both_engines!(
         assert_eq!(members.len(), 6);
     }
 );
-
-fn poller(h: &Harness) -> Poller {
-    let mut servicenow = h.config.servicenow.clone();
-    servicenow.request_timeout = Duration::from_secs(30);
-    Poller {
-        db: h.db.clone(),
-        client: Client::new(&servicenow).expect("client"),
-        pipeline: h.intake.pipeline.clone(),
-        config: PollerConfig {
-            enabled: true,
-            interval: Duration::from_secs(60),
-            overlap: Duration::from_secs(30),
-            page_size: 200,
-            push_secret: None,
-        },
-        holder: "a".to_owned(),
-        outbox_wake: Arc::new(tokio::sync::Notify::new()),
-    }
-}

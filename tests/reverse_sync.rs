@@ -6,13 +6,12 @@
 mod servicenow_support;
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, Statement};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
-use snowsync::config::{PollerConfig, SourceConfig};
+use snowsync::config::SourceConfig;
 use snowsync::domain::{FindingStatus, SourceEvent};
 use snowsync::poller::Poller;
 use snowsync::poller::apply::Applied;
@@ -59,23 +58,7 @@ impl World {
     }
 
     fn poller(&self, holder: &str) -> Poller {
-        // A first poll reads every linked ticket; the harness's 1 s timeout is for faults.
-        let mut servicenow = self.h.config.servicenow.clone();
-        servicenow.request_timeout = Duration::from_secs(30);
-        Poller {
-            db: self.h.db.clone(),
-            client: Client::new(&servicenow).expect("client"),
-            pipeline: self.h.intake.pipeline.clone(),
-            config: PollerConfig {
-                enabled: true,
-                interval: Duration::from_secs(60),
-                overlap: Duration::from_secs(30),
-                page_size: 200,
-                push_secret: None,
-            },
-            holder: holder.to_owned(),
-            outbox_wake: Arc::new(tokio::sync::Notify::new()),
-        }
+        self.h.poller(holder)
     }
 
     /// One poll by instance `a`, which holds the lease in every test but the takeover.

@@ -6,12 +6,9 @@
 mod servicenow_support;
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use snowsync::config::PollerConfig;
 use snowsync::domain::{FindingStatus, SourceEvent};
-use snowsync::poller::Poller;
 use snowsync::poller::transition::Transition;
 use snowsync::servicenow::{Client, Record};
 use snowsync::sim::SimConfig;
@@ -56,24 +53,9 @@ impl World {
         }
     }
 
-    /// One poller cycle; the harness's 1 s request timeout is for faults.
+    /// One poller cycle.
     async fn poll(&self) -> Vec<Transition> {
-        let mut servicenow = self.h.config.servicenow.clone();
-        servicenow.request_timeout = Duration::from_secs(30);
-        let poller = Poller {
-            db: self.h.db.clone(),
-            client: Client::new(&servicenow).expect("client"),
-            pipeline: self.h.intake.pipeline.clone(),
-            config: PollerConfig {
-                enabled: true,
-                interval: Duration::from_secs(60),
-                overlap: Duration::from_secs(30),
-                page_size: 200,
-                push_secret: None,
-            },
-            holder: "a".to_owned(),
-            outbox_wake: Arc::new(tokio::sync::Notify::new()),
-        };
+        let poller = self.h.poller("a");
         poller
             .cycle()
             .await

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
-use snowsync::config::{AuthMode, Config};
+use snowsync::config::{AuthMode, Config, PollerConfig};
 use snowsync::domain::SourceEvent;
 use snowsync::intake::Intake;
 use snowsync::outbox::deliver::ServiceNowDeliverer;
 use snowsync::outbox::notify::Notifier;
+use snowsync::poller::Poller;
 use snowsync::servicenow::Client;
 use snowsync::sim::{SimConfig, SimHandle, SimStats};
 use snowsync::store::findings::Recorded;
@@ -148,6 +149,28 @@ impl Harness {
 
     pub fn client(&self) -> Client {
         Client::new(&self.config.servicenow).expect("client")
+    }
+
+    /// The poller of instance `holder`, driven a cycle at a time by the test. A first poll
+    /// reads every linked ticket: its requests get 30 s, where the harness's 1 s timeout is
+    /// for faults.
+    pub fn poller(&self, holder: &str) -> Poller {
+        let mut servicenow = self.config.servicenow.clone();
+        servicenow.request_timeout = Duration::from_secs(30);
+        Poller {
+            db: self.db.clone(),
+            client: Client::new(&servicenow).expect("client"),
+            pipeline: self.intake.pipeline.clone(),
+            config: PollerConfig {
+                enabled: true,
+                interval: Duration::from_secs(60),
+                overlap: Duration::from_secs(30),
+                page_size: 200,
+                push_secret: None,
+            },
+            holder: holder.to_owned(),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 }
 

@@ -241,26 +241,27 @@ async fn drop_schema(url: &str, schema: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A generic finding for user `n`: one finding, and so one ticket, per user.
+/// A generic finding for user `n` of a check the starter mappings ticket per user (not one
+/// they group by check): one finding, and so one ticket, per user.
 pub fn finding(n: usize) -> String {
-    finding_with(n, "medium", "Inactive Users")
+    finding_with(n, "medium", "MFA Not Enrolled")
 }
 
 /// The same finding with other content, which makes an update of its ticket.
 pub fn changed_finding(n: usize) -> String {
-    finding_with(n, "high", "Inactive Users (still failing)")
+    finding_with(n, "high", "MFA Not Enrolled (still failing)")
 }
 
 fn finding_with(n: usize, severity: &str, title: &str) -> String {
     serde_json::json!({
         "source": "oort",
         "kind": "check",
-        "check_id": "inactive-users",
+        "check_id": "mfa-not-enrolled",
         "title": title,
         "severity": severity,
         "subject": {"login": format!("bench.user{n}@simubiz.com"), "display_name": format!("Bench User {n}"), "status": "ACTIVE", "user_type": "INTERNAL"},
-        "description": ["The user has not signed in for 90 days."],
-        "recommended_actions": ["Confirm with the manager whether the account is needed."],
+        "description": ["The user has no second factor enrolled."],
+        "recommended_actions": ["Ask the user to enroll a second factor."],
         "link": format!("https://dashboard.example.com/users/{n}"),
         "occurred_at": "2026-11-01T10:00:00Z"
     })
