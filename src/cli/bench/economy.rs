@@ -28,6 +28,10 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
     let untagged = creates(&plain, total, args.senders).await;
     plain.stop().await;
     let [plain_before, plain_created] = untagged?;
+    let grouping = World::start(&Setup::sqlite(args)).await?;
+    let grouped = grouped_event(&grouping, GROUPED_USERS).await;
+    grouping.stop().await;
+    let [grouped_before, grouped_created] = grouped?;
 
     let mut report = Report::new(
         "request economy",
@@ -37,6 +41,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
             "per update",
             "per close",
             "per create without tags",
+            "per finding grouped by check",
         ],
     );
     report.parameter("findings", total);
@@ -46,18 +51,24 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
         "each column is one phase's requests divided by the findings; `wire` rows are HTTP \
          requests, `batch item` rows the items inside Batch API calls; the create phase \
          includes the tags (the mapping tags every ticket), so tags cost the batch call and \
-         its label_entry items; the last column is a second run whose one profile has no tags"
+         its label_entry items; `per create without tags` is a second run whose one profile \
+         has no tags; the last column is a third run: one Oort \"Inactive Users\" event \
+         failing 300 users, which the starter mappings group by check (two tickets at \
+         group_cap 200, each listing its users with their details from sys_user), divided \
+         by the 300 findings"
             .to_owned(),
     );
     let pairs = [
-        (&before, &created),
-        (&created, &updated),
-        (&updated, &closed),
-        (&plain_before, &plain_created),
+        (&before, &created, total),
+        (&created, &updated, total),
+        (&updated, &closed, total),
+        (&plain_before, &plain_created, total),
+        (&grouped_before, &grouped_created, GROUPED_USERS),
     ];
-    let per = |count: u64| num(count as f64 / total as f64);
     let phase_row = |label: String, of: &dyn Fn(&SimStats) -> u64| -> Vec<serde_json::Value> {
-        let cells = pairs.iter().map(|(a, b)| per(of(b) - of(a)));
+        let cells = pairs
+            .iter()
+            .map(|(a, b, n)| num((of(b) - of(a)) as f64 / *n as f64));
         std::iter::once(json!(label)).chain(cells).collect()
     };
     report.row(phase_row("on the wire".to_owned(), &harness::wire_total));
@@ -81,6 +92,29 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Report> {
 async fn creates(world: &World, total: usize, senders: usize) -> anyhow::Result<[SimStats; 2]> {
     let before = world.stats().await;
     world.send(total, senders, harness::finding).await?;
+    world.drain().await?;
+    Ok([before, world.stats().await])
+}
+
+/// Users failing the one Oort event of the grouped column.
+const GROUPED_USERS: usize = 300;
+
+/// The emulator's counts before and after one Oort "Inactive Users" event failing `users`
+/// users, delivered.
+async fn grouped_event(world: &World, users: usize) -> anyhow::Result<[SimStats; 2]> {
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../demo/oort_inactive_users.json"))?;
+    event["detail"]["usersFailing"] = (0..users)
+        .map(|n| format!("bench.user{n}@simubiz.com"))
+        .collect();
+    let before = world.stats().await;
+    let response = world
+        .post("/v1/sources/oort/events", event.to_string())
+        .send()
+        .await?;
+    if response.status() != reqwest::StatusCode::ACCEPTED {
+        bail!("the grouped event: {}", response.status());
+    }
     world.drain().await?;
     Ok([before, world.stats().await])
 }
