@@ -418,3 +418,22 @@ on_both_engines!(
         assert_eq!(members.len(), 6);
     }
 );
+
+on_both_engines!(
+    many_findings_of_one_grouped_check_sent_one_at_a_time_at_once_all_land_on_one_ticket,
+    |test_db| {
+        let (h, _mappings) = harness(test_db.engine, 200).await;
+        let findings = inactive(&users(0..24));
+        let sends = findings.iter().map(|f| h.intake.failing(f, "test"));
+        for recorded in futures_util::future::join_all(sends).await {
+            recorded.expect("every finding is recorded, none sent back to try again");
+        }
+        h.drain().await;
+        assert_eq!(h.stats().await.records("incident"), 1);
+        let group = &groups_of_check(&h).await[0];
+        let members = groups::open_members(&h.db, group.id)
+            .await
+            .expect("members");
+        assert_eq!(members.len(), 24);
+    }
+);

@@ -17,6 +17,45 @@ use crate::store::entity::finding::Model as FindingRow;
 use crate::store::findings::{self, Planned, PlannedFor};
 use crate::store::groups;
 
+/// Turns at planning the events of grouped checks, one lock per stripe of check keys: an
+/// event of a grouped check plans and writes while holding its checks' stripes, so the
+/// events of one check in this process never plan against the same version of its group.
+/// Other instances on the database still can; their writes meet as `Moved` and plan again.
+pub(super) struct CheckLocks {
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+/// Stripes of check keys: enough that unrelated checks rarely wait on each other.
+const STRIPES: usize = 64;
+
+impl Default for CheckLocks {
+    fn default() -> Self {
+        Self {
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+}
+
+impl CheckLocks {
+    /// Takes the stripes of the checks of `findings`, in stripe order so that two events
+    /// never wait on each other.
+    pub(super) async fn lock(&self, findings: &[&Finding]) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hasher = BuildHasherDefault::<DefaultHasher>::default();
+        let mut stripes: Vec<usize> = findings
+            .iter()
+            .map(|f| (hasher.hash_one(f.check_key().as_str()) % STRIPES as u64) as usize)
+            .collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut guards = Vec::with_capacity(stripes.len());
+        for stripe in stripes {
+            guards.push(self.stripes[stripe].lock().await);
+        }
+        guards
+    }
+}
+
 /// Where a member belongs: a group stored before, or one this write creates (by key).
 #[derive(Debug, Clone)]
 pub(super) enum GroupRef {

@@ -39,6 +39,10 @@ pub struct Intake {
     pub wake: Arc<Notify>,
     /// Writes of concurrent events share transactions (`store::group_commit`).
     writes: Arc<GroupCommit<EventWrite>>,
+    /// Events changing one grouped ticket are planned one after another in this process
+    /// (`group::CheckLocks`), so that they do not plan against the same version of it and
+    /// send each other back to plan again.
+    check_locks: Arc<group::CheckLocks>,
 }
 
 /// The most events one ingest transaction takes.
@@ -48,6 +52,7 @@ impl Intake {
     pub fn new(db: DatabaseConnection, pipeline: crate::pipeline::Live, wake: Arc<Notify>) -> Self {
         Self {
             writes: Arc::new(GroupCommit::new(db.clone(), EVENTS_PER_COMMIT)),
+            check_locks: Arc::default(),
             db,
             pipeline,
             wake,
@@ -289,6 +294,15 @@ impl Intake {
                 unique.push(finding);
             }
         }
+        let grouped_checks: Vec<&Finding> = {
+            let pipeline = self.pipeline.current();
+            unique
+                .iter()
+                .copied()
+                .filter(|f| mapping::profile_for(&pipeline.mappings, f).groups_by_check())
+                .collect()
+        };
+        let _turn = self.check_locks.lock(&grouped_checks).await;
         let mut round = 0;
         let recorded = loop {
             round += 1;
