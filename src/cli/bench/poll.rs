@@ -92,14 +92,18 @@ async fn cycles(world: &World, total: usize, senders: usize) -> anyhow::Result<V
 /// The help desk resolves `CHANGED` tickets not resolved yet.
 async fn resolve_some(world: &World) -> anyhow::Result<()> {
     let desk = world.help_desk()?;
+    // One page: `query` would read every open ticket, CHANGED at a time.
     let tickets = desk
-        .query(
+        .query_page(
             "incident",
-            "active=true^state!=6",
+            "active=true^state!=6^ORDERBYsys_id",
             &["sys_id"],
             CHANGED as u32,
+            0,
+            "query",
         )
-        .await?;
+        .await?
+        .rows;
     let resolved: Map<String, Value> = [
         ("state", "6"),
         ("close_code", "Solution provided"),
