@@ -158,3 +158,55 @@ async fn a_negative_offset_is_the_documented_400() {
         json!({"error": {"detail": "Negative offset is not supported", "message": "offset is -1"}, "status": "failure"})
     );
 }
+
+#[tokio::test]
+async fn each_page_of_a_sorted_query_is_its_slice_of_the_whole_order() {
+    let sim = TestSim::start().await;
+    // Out of order, with ties: a tie keeps the order the records were created in.
+    for (n, name) in ["d", "b", "f", "b", "a", "e", "c", "b"].iter().enumerate() {
+        sim.create(
+            "incident",
+            json!({"short_description": name, "description": format!("{n}")}),
+        )
+        .await;
+    }
+    let order = |rows: Vec<serde_json::Value>| -> Vec<String> {
+        rows.iter()
+            .map(|r| {
+                format!(
+                    "{}{}",
+                    r["short_description"].as_str().unwrap(),
+                    r["description"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    for sort in ["ORDERBYshort_description", "ORDERBYDESCshort_description"] {
+        let whole = order(
+            sim.list(
+                "incident",
+                &format!("sysparm_query={sort}&sysparm_limit=100"),
+            )
+            .await,
+        );
+        let mut paged = Vec::new();
+        for offset in (0..8).step_by(3) {
+            paged.extend(order(
+                sim.list(
+                    "incident",
+                    &format!("sysparm_query={sort}&sysparm_limit=3&sysparm_offset={offset}"),
+                )
+                .await,
+            ));
+        }
+        assert_eq!(paged, whole, "{sort}");
+    }
+    let ascending = order(
+        sim.list(
+            "incident",
+            "sysparm_query=ORDERBYshort_description&sysparm_limit=100",
+        )
+        .await,
+    );
+    assert_eq!(ascending, ["a4", "b1", "b3", "b7", "c6", "d0", "e5", "f2"]);
+}
