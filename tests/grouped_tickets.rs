@@ -103,6 +103,21 @@ async fn work_notes(h: &Harness, group: &FindingRow) -> Vec<String> {
         .collect()
 }
 
+/// Incidents on the emulator, and how many of them repeat another's correlation id.
+async fn incidents_and_duplicates(h: &Harness) -> (u64, u64) {
+    let stats = h.stats().await;
+    (
+        stats.records("incident"),
+        stats.duplicate_records("incident"),
+    )
+}
+
+async fn open_members(h: &Harness, group: &FindingRow) -> Vec<FindingRow> {
+    groups::open_members(&h.db, group.id)
+        .await
+        .expect("members")
+}
+
 async fn incident_writes(h: &Harness) -> u64 {
     h.stats().await.table_requests("incident", "PATCH")
 }
@@ -113,19 +128,10 @@ on_both_engines!(
         let (h, _mappings) = harness(test_db.engine, 500).await;
         fail(&h, &users(0..300)).await;
         h.drain().await;
-        let stats = h.stats().await;
-        assert_eq!(
-            (
-                stats.records("incident"),
-                stats.duplicate_records("incident")
-            ),
-            (1, 0)
-        );
+        assert_eq!(incidents_and_duplicates(&h).await, (1, 0));
         let groups = groups_of_check(&h).await;
         assert_eq!(groups.len(), 1);
-        let members = groups::open_members(&h.db, groups[0].id)
-            .await
-            .expect("members");
+        let members = open_members(&h, &groups[0]).await;
         assert_eq!(members.len(), 300);
         let text = ticket(&h, &groups[0], &["description", "short_description"]).await;
         assert_eq!(
@@ -158,14 +164,8 @@ on_both_engines!(
         assert_eq!(h.stats().await.records("incident"), 2);
         let groups = groups_of_check(&h).await;
         let counts = [
-            groups::open_members(&h.db, groups[0].id)
-                .await
-                .expect("members")
-                .len(),
-            groups::open_members(&h.db, groups[1].id)
-                .await
-                .expect("members")
-                .len(),
+            open_members(&h, &groups[0]).await.len(),
+            open_members(&h, &groups[1]).await.len(),
         ];
         assert_eq!(counts, [200, 100]);
         let first = ticket(&h, &groups[0], &["number"]).await;
@@ -191,18 +191,9 @@ on_both_engines!(
         let (h, _mappings) = harness(test_db.engine, 200).await;
         fail(&h, &users(0..300)).await;
         h.drain().await;
-        let stats = h.stats().await;
-        assert_eq!(
-            (
-                stats.records("incident"),
-                stats.duplicate_records("incident")
-            ),
-            (2, 0)
-        );
+        assert_eq!(incidents_and_duplicates(&h).await, (2, 0));
         let groups = groups_of_check(&h).await;
-        let second = groups::open_members(&h.db, groups[1].id)
-            .await
-            .expect("members");
+        let second = open_members(&h, &groups[1]).await;
         assert_eq!(second.len(), 100);
     }
 );
@@ -272,9 +263,7 @@ on_both_engines!(a_repeat_of_the_same_users_sends_nothing, |test_db| {
         requests
     );
     let group = &groups_of_check(&h).await[0];
-    let members = groups::open_members(&h.db, group.id)
-        .await
-        .expect("members");
+    let members = open_members(&h, group).await;
     assert!(members.iter().all(|m| m.occurrences == 2));
 });
 
@@ -341,9 +330,7 @@ on_both_engines!(
         poller.cycle().await.expect("poll").expect("polled");
         let group = groups_of_check(&h).await.remove(0);
         let sys_id = ticket(&h, &group, &["sys_id"]).await;
-        let members = groups::open_members(&h.db, group.id)
-            .await
-            .expect("members");
+        let members = open_members(&h, &group).await;
         h.sim.advance_clock(Duration::from_secs(1)).await;
         servicenow_support::help_desk(&h.sim)
             .patch(
@@ -392,14 +379,7 @@ on_both_engines!(
         assert!(h.dispatch().await);
         h.sim.set_faults(Faults::none()).await;
         h.drain().await;
-        let stats = h.stats().await;
-        assert_eq!(
-            (
-                stats.records("incident"),
-                stats.duplicate_records("incident")
-            ),
-            (1, 0)
-        );
+        assert_eq!(incidents_and_duplicates(&h).await, (1, 0));
     }
 );
 
@@ -412,9 +392,7 @@ on_both_engines!(
         h.drain().await;
         assert_eq!(h.stats().await.records("incident"), 1);
         let group = &groups_of_check(&h).await[0];
-        let members = groups::open_members(&h.db, group.id)
-            .await
-            .expect("members");
+        let members = open_members(&h, group).await;
         assert_eq!(members.len(), 6);
     }
 );
@@ -431,9 +409,7 @@ on_both_engines!(
         h.drain().await;
         assert_eq!(h.stats().await.records("incident"), 1);
         let group = &groups_of_check(&h).await[0];
-        let members = groups::open_members(&h.db, group.id)
-            .await
-            .expect("members");
+        let members = open_members(&h, group).await;
         assert_eq!(members.len(), 24);
     }
 );
