@@ -114,8 +114,13 @@ impl Intake {
         let stored = groups::of_check(&self.db, &first.source, first.kind, &first.check_id).await?;
         let mut generations = Vec::new();
         let mut previous: Option<(String, bool)> = None;
-        for row in &stored {
+        for (at, row) in stored.iter().enumerate() {
             let open = row.status != FindingStatus::Resolved;
+            // Only open generations and the newest one can be named by a next ticket: the
+            // closed ones before are not read again on every event.
+            if !open && at + 1 < stored.len() {
+                continue;
+            }
             let named = self.ticket_name(row).await?;
             if open {
                 let members = groups::open_members(&self.db, row.id)
