@@ -29,16 +29,8 @@ on_both_engines!(
             .expect("get");
         assert!(stored.is_some());
         app.settled().await;
-        let shown: Value = app
-            .http
-            .get(app.url(&format!("/v1/findings/{id}")))
-            .bearer_auth(API_KEY)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let (status, shown) = app.get_json(&format!("/v1/findings/{id}"), API_KEY).await;
+        assert_eq!(status, 200, "{shown}");
         assert!(
             shown["ticket"]["number"]
                 .as_str()
@@ -83,16 +75,8 @@ on_both_engines!(
         assert_eq!(app.sim.stats().await.tables["incident"].records, 1);
         let mut numbers = Vec::new();
         for id in ids {
-            let shown: Value = app
-                .http
-                .get(app.url(&format!("/v1/findings/{id}")))
-                .bearer_auth(API_KEY)
-                .send()
-                .await
-                .expect("get")
-                .json()
-                .await
-                .expect("json");
+            let (status, shown) = app.get_json(&format!("/v1/findings/{id}"), API_KEY).await;
+            assert_eq!(status, 200, "{shown}");
             assert!(shown["group_id"].is_i64(), "{shown}");
             numbers.push(shown["ticket"]["number"].clone());
         }

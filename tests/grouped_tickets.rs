@@ -7,8 +7,6 @@
 mod servicenow_support;
 mod support;
 
-use std::time::Duration;
-
 use snowsync::domain::{Finding, FindingStatus, SourceEvent};
 use snowsync::ingest::{InputFormat, parse};
 use snowsync::servicenow::Record;
@@ -331,20 +329,17 @@ on_both_engines!(
         let group = groups_of_check(&h).await.remove(0);
         let sys_id = ticket(&h, &group, &["sys_id"]).await;
         let members = open_members(&h, &group).await;
-        h.sim.advance_clock(Duration::from_secs(1)).await;
-        servicenow_support::help_desk(&h.sim)
-            .patch(
-                "incident",
-                sys_id.sys_id().expect("a sys_id"),
-                &servicenow_support::fields(&[
-                    ("state", "6"),
-                    ("close_code", "Solution provided"),
-                    ("close_notes", "Accounts disabled."),
-                ]),
-                &[],
-            )
-            .await
-            .expect("the help desk's change");
+        h.desk_changes(
+            &servicenow_support::help_desk(&h.sim),
+            "incident",
+            sys_id.sys_id().expect("a sys_id"),
+            &[
+                ("state", "6"),
+                ("close_code", "Solution provided"),
+                ("close_notes", "Accounts disabled."),
+            ],
+        )
+        .await;
         let applied = poller.cycle().await.expect("poll").expect("polled");
         assert_eq!(applied.len(), 1 + members.len());
         for member in &members {

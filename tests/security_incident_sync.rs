@@ -104,19 +104,11 @@ impl World {
 
     /// The help desk changes a ticket one second later than anything before.
     async fn desk_changes(&self, table: &str, sys_id: &str, pairs: &[(&str, &str)]) {
-        self.h.sim.advance_clock(Duration::from_secs(1)).await;
-        self.desk
-            .patch(table, sys_id, &servicenow_support::fields(pairs), &[])
-            .await
-            .expect("the help desk's change");
+        self.h.desk_changes(&self.desk, table, sys_id, pairs).await
     }
 
     async fn status(&self, finding_id: i64) -> FindingStatus {
-        findings::get(&self.h.db, finding_id)
-            .await
-            .expect("read")
-            .expect("finding")
-            .status
+        self.h.status(finding_id).await
     }
 }
 

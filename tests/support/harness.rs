@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 use snowsync::config::{AuthMode, Config, PollerConfig};
-use snowsync::domain::SourceEvent;
+use snowsync::domain::{FindingStatus, SourceEvent};
 use snowsync::intake::Intake;
 use snowsync::outbox::deliver::ServiceNowDeliverer;
 use snowsync::outbox::notify::Notifier;
@@ -149,6 +149,33 @@ impl Harness {
 
     pub fn client(&self) -> Client {
         Client::new(&self.config.servicenow).expect("client")
+    }
+
+    /// The stored status of finding `finding_id`.
+    pub async fn status(&self, finding_id: i64) -> FindingStatus {
+        snowsync::store::findings::get(&self.db, finding_id)
+            .await
+            .expect("read")
+            .expect("finding")
+            .status
+    }
+
+    /// `desk` (a help-desk client) changes a ticket one second later than anything before.
+    pub async fn desk_changes(
+        &self,
+        desk: &Client,
+        table: &str,
+        sys_id: &str,
+        pairs: &[(&str, &str)],
+    ) {
+        self.sim.advance_clock(Duration::from_secs(1)).await;
+        let fields = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+            .collect();
+        desk.patch(table, sys_id, &fields, &[])
+            .await
+            .expect("the help desk's change");
     }
 
     /// The poller of instance `holder`, driven a cycle at a time by the test. A first poll
